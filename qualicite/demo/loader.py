@@ -1,0 +1,120 @@
+"""Builds the demo towns through the domain services, deterministically (seeded).
+
+Running it again changes nothing but the demo passwords, which are reset so the
+printed logins always work.
+"""
+
+import random
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from qualicite.charter import services as charter_services
+from qualicite.core import services as core_services
+from qualicite.core.models import Organisation, Role
+from qualicite.demo.towns import FIRST_NAMES, LAST_NAMES, ROLE_LOGIN_WORDS, TOWNS
+
+DEMO_PASSWORD = "qualicite-demo"
+
+
+@dataclass
+class DemoLogin:
+    organisation: str
+    username: str
+    role: str
+    restricted_to: list[str]
+
+
+def _person(rng: random.Random) -> tuple[str, str]:
+    return rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+
+
+def _user(username: str, first_name: str, last_name: str, *, is_staff: bool):
+    user, _ = get_user_model().objects.update_or_create(
+        username=username,
+        defaults={
+            "first_name": first_name,
+            "last_name": last_name,
+            "email": f"{username}@demo.qualicite.invalid",
+            "is_staff": is_staff,
+            "is_active": True,
+        },
+    )
+    user.set_password(DEMO_PASSWORD)
+    user.save(update_fields=["password"])
+    return user
+
+
+@transaction.atomic
+def build_town(town: dict, *, scale: int, rng: random.Random) -> list[DemoLogin]:
+    organisation = Organisation.objects.filter(slug=town["slug"]).first()
+    if organisation is None:
+        organisation = core_services.create_organisation(
+            actor=None,
+            name=town["name"],
+            slug=town["slug"],
+            insee_code=town["insee_code"],
+            holiday_region=town["holiday_region"],
+            primary_colour=town["primary_colour"],
+        )
+        by_code = {}
+        for position, (code, name, parent, in_scope) in enumerate(town["services"]):
+            by_code[code] = core_services.create_service(
+                organisation,
+                actor=None,
+                code=code,
+                name=name,
+                parent=by_code.get(parent),
+                in_scope=in_scope,
+                position=position,
+            )
+        for site in town["sites"]:
+            created = core_services.create_site(
+                organisation,
+                actor=None,
+                code=site["code"],
+                name=site["name"],
+                address=site["address"],
+                phone=site.get("phone", ""),
+                services=[by_code[code] for code in site["services"]],
+                opening_hours=site["hours"],
+            )
+            for start, end, reason in site["closures"]:
+                core_services.add_site_closure(
+                    created, actor=None, start_date=start, end_date=end, reason=reason
+                )
+        for template in town["templates"]:
+            charter_services.adopt_template(organisation, template, actor=None)
+
+    services_by_code = {s.code: s for s in organisation.service_set.all()}
+    logins = []
+    for role, restricted in town["roles"].items():
+        username = f"{town['slug']}-{ROLE_LOGIN_WORDS[role]}"
+        user = _user(username, *_person(rng), is_staff=role == Role.ADMINISTRATOR)
+        core_services.grant_membership(
+            organisation,
+            actor=None,
+            user=user,
+            role=role,
+            services=[services_by_code[code] for code in restricted],
+        )
+        logins.append(DemoLogin(organisation.name, username, str(Role(role).label), restricted))
+    # --scale: more agents, one per in-scope service and scale step (for load tests).
+    for step in range(2, scale + 1):
+        for code, service in services_by_code.items():
+            if not service.in_scope:
+                continue
+            user = _user(f"{town['slug']}-agent-{code}-{step}", *_person(rng), is_staff=False)
+            core_services.grant_membership(
+                organisation, actor=None, user=user, role=Role.AGENT, services=[service]
+            )
+    return logins
+
+
+def build_demo(*, scale: int = 1, seed: int = 2026) -> list[DemoLogin]:
+    rng = random.Random(seed)
+    logins = []
+    for town in TOWNS:
+        logins.extend(build_town(town, scale=scale, rng=rng))
+    return logins

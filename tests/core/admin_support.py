@@ -1,0 +1,146 @@
+"""Helpers of the admin tests: the registered models and how to post admin forms."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from qualicite.charter.models import (
+    CharterEvent,
+    Commitment,
+    Indicator,
+    Programme,
+    ServiceTarget,
+)
+from qualicite.core import events
+from qualicite.core.models import (
+    Membership,
+    Organisation,
+    OrganisationEvent,
+    Role,
+    Service,
+    Site,
+)
+
+User = get_user_model()
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+
+def make_referentiel(organisation):
+    programme = Programme.objects.create(
+        organisation=organisation, key="qualivilles", kind="qualivilles", name="Qualivilles"
+    )
+    commitment = Commitment.objects.create(
+        organisation=organisation,
+        programme=programme,
+        number="1",
+        title="Nous répondons à vos courriers sous 15 jours ouvrés",
+    )
+    indicator = Indicator.objects.create(
+        organisation=organisation,
+        commitment=commitment,
+        code="courriers-dans-le-delai",
+        name="Courriers répondus dans le délai",
+        source="requests.answered_in_time",
+        target=90,
+    )
+    ServiceTarget.objects.create(
+        organisation=organisation,
+        indicator=indicator,
+        service=organisation.service_set.get(code="accueil"),
+        target=95,
+    )
+    events.record(
+        CharterEvent,
+        organisation=organisation,
+        actor=None,
+        verb="programme.adopted",
+        subject=programme,
+    )
+    return programme
+
+
+def staff(user):
+    user.is_staff = True
+    user.save()
+    return user
+
+
+def one_agent(organisation):
+    return User.objects.get(username=f"{organisation.slug}-{Role.AGENT}")
+
+
+# (admin URL prefix, rows of one organisation)
+MODELS = {
+    "core_organisation": lambda o: Organisation.objects.filter(pk=o.pk),
+    "core_service": lambda o: Service.objects.filter(organisation=o),
+    "core_site": lambda o: Site.objects.filter(organisation=o),
+    "core_membership": lambda o: Membership.objects.filter(organisation=o),
+    "core_organisationevent": lambda o: OrganisationEvent.objects.filter(organisation=o),
+    "auth_user": lambda o: User.objects.filter(memberships__organisation=o).distinct(),
+    "charter_programme": lambda o: Programme.objects.filter(organisation=o),
+    "charter_commitment": lambda o: Commitment.objects.filter(organisation=o),
+    "charter_indicator": lambda o: Indicator.objects.filter(organisation=o),
+    "charter_charterevent": lambda o: CharterEvent.objects.filter(organisation=o),
+}
+READ_ONLY = {"core_organisationevent", "charter_charterevent"}
+# An organisation administrator may not add or delete organisations.
+NO_ADD_FOR_ADMINISTRATORS = READ_ONLY | {"core_organisation"}
+
+
+def changelist(prefix):
+    return reverse(f"admin:{prefix}_changelist")
+
+
+def change(prefix, obj):
+    return reverse(f"admin:{prefix}_change", args=[obj.pk])
+
+
+def an_object(prefix, organisation):
+    if prefix == "auth_user":
+        return one_agent(organisation)
+    return MODELS[prefix](organisation).first()
+
+
+def listed(response):
+    return {obj.pk for obj in response.context["cl"].result_list}
+
+
+def _add_form_data(data, form):
+    for name, field in form.fields.items():
+        if field.disabled:
+            continue
+        key = form.add_prefix(name)
+        value = form[name].value()
+        if isinstance(field.widget, forms.CheckboxInput):
+            data[key] = "on" if value else None
+        elif value is None:
+            data[key] = ""
+        elif isinstance(value, list | tuple):
+            data[key] = [str(getattr(item, "pk", item)) for item in value]
+        else:
+            data[key] = str(getattr(value, "pk", value))
+
+
+def form_data(response, **changes):
+    """The POST data of the admin form shown by `response`, as it stands, plus `changes`."""
+    data = {}
+    _add_form_data(data, response.context["adminform"].form)
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        _add_form_data(data, formset.management_form)
+        for form in formset.forms:
+            _add_form_data(data, form)
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def form_errors(response):
+    return response.context["adminform"].form.errors.as_data()
+
+
+def error_codes(response, field):
+    return {error.code for error in form_errors(response).get(field, [])}
