@@ -191,7 +191,8 @@ def test_quality_manager_exports_the_referentiel_and_an_invalid_import_is_refuse
     assert "colour" in problems[0]
     assert problems[1] == "essai.yaml, " + line % {
         "line": 15,
-        "problem": "target: " + tr("A percentage lies between 0 and 100."),
+        "problem": tr("%(key)s: %(message)s")
+        % {"key": "target", "message": tr("A percentage lies between 0 and 100.")},
     }
     assert page.locator("#id_file_error").inner_text() == tr(
         "Correct the problems listed above, then import the file again."
