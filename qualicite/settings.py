@@ -26,6 +26,7 @@ CSRF_TRUSTED_ORIGINS = env.env_list("CSRF_TRUSTED_ORIGINS", [])
 INSTALLED_APPS = [
     "qualicite.core",
     "qualicite.charter",
+    "qualicite.requests",
     "qualicite.demo",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -158,3 +159,5 @@ LOGGING = {
 # Qualicité's own settings.
 QUALICITE_TICK_SECONDS = env.env_int("QUALICITE_TICK_SECONDS", 60)
 QUALICITE_TASK_RETENTION_DAYS = env.env_int("QUALICITE_TASK_RETENTION_DAYS", 30)
+# Links in e-mails (acknowledgements, reminders) need the public address of the site.
+QUALICITE_BASE_URL = env.env_str("QUALICITE_BASE_URL") or "http://127.0.0.1:8000"

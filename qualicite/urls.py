@@ -53,6 +53,8 @@ urlpatterns = [
     path("<slug:org_slug>/logo", core_views.organisation_logo, name="organisation_logo"),
     path("<slug:org_slug>/espace/", include("qualicite.core.urls")),
     path("<slug:org_slug>/espace/referentiel/", include("qualicite.charter.urls")),
+    path("<slug:org_slug>/espace/", include("qualicite.requests.urls")),
+    path("<slug:org_slug>/", include("qualicite.requests.public_urls")),
     path("<slug:org_slug>/", include("qualicite.charter.public_urls")),
 ]
 

@@ -13,6 +13,9 @@ from django.contrib.auth import get_user_model
 from qualicite.core import services
 from qualicite.core.models import Role
 
+# Fixtures of real parts started on loopback, available to every test.
+pytest_plugins = ["tests.smtp"]
+
 PASSWORD = "correct-horse-battery-9"
 
 

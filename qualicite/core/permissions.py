@@ -24,17 +24,43 @@ class Perm(StrEnum):
     MANAGE_REFERENTIEL = "manage_referentiel"
     MANAGE_ORGANISATION = "manage_organisation"
     VIEW_HISTORY = "view_history"
+    VIEW_REQUESTS = "view_requests"
+    HANDLE_REQUESTS = "handle_requests"
+    VALIDATE_REPLIES = "validate_replies"
+    MANAGE_PERSONAL_DATA = "manage_personal_data"
+    VIEW_REPORTS = "view_reports"
 
 
-_EVERY_ROLE = {Perm.VIEW_WORKSPACE, Perm.VIEW_ORGANISATION, Perm.VIEW_REFERENTIEL}
+_EVERY_ROLE = {
+    Perm.VIEW_WORKSPACE,
+    Perm.VIEW_ORGANISATION,
+    Perm.VIEW_REFERENTIEL,
+    Perm.VIEW_REQUESTS,
+}
+# Those who answer citizens: agents, their heads, and the quality manager.
+_HANDLERS = {Perm.HANDLE_REQUESTS}
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
-    Role.AGENT: frozenset(_EVERY_ROLE),
-    Role.SERVICE_HEAD: frozenset(_EVERY_ROLE),
-    Role.QUALITY_MANAGER: frozenset(_EVERY_ROLE | {Perm.MANAGE_REFERENTIEL, Perm.VIEW_HISTORY}),
-    Role.AUDITOR: frozenset(_EVERY_ROLE | {Perm.VIEW_HISTORY}),
-    Role.DIRECTION: frozenset(_EVERY_ROLE),
-    Role.ADMINISTRATOR: frozenset(_EVERY_ROLE | {Perm.MANAGE_ORGANISATION, Perm.VIEW_HISTORY}),
+    Role.AGENT: frozenset(_EVERY_ROLE | _HANDLERS),
+    Role.SERVICE_HEAD: frozenset(
+        _EVERY_ROLE | _HANDLERS | {Perm.VALIDATE_REPLIES, Perm.VIEW_REPORTS}
+    ),
+    Role.QUALITY_MANAGER: frozenset(
+        _EVERY_ROLE
+        | _HANDLERS
+        | {
+            Perm.MANAGE_REFERENTIEL,
+            Perm.VIEW_HISTORY,
+            Perm.VALIDATE_REPLIES,
+            Perm.MANAGE_PERSONAL_DATA,
+            Perm.VIEW_REPORTS,
+        }
+    ),
+    Role.AUDITOR: frozenset(_EVERY_ROLE | {Perm.VIEW_HISTORY, Perm.VIEW_REPORTS}),
+    Role.DIRECTION: frozenset(_EVERY_ROLE | {Perm.VIEW_REPORTS}),
+    Role.ADMINISTRATOR: frozenset(
+        _EVERY_ROLE | {Perm.MANAGE_ORGANISATION, Perm.VIEW_HISTORY, Perm.MANAGE_PERSONAL_DATA}
+    ),
 }
 
 _CACHE_ATTRIBUTE = "_qualicite_memberships"

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class RequestsConfig(AppConfig):
+    name = "qualicite.requests"
+    label = "requests"
+    verbose_name = _("Requests")
+
+    def ready(self):
+        from qualicite.requests import tasks  # noqa: F401 - registers the tick jobs
