@@ -2,8 +2,6 @@
 
 from datetime import datetime, timedelta
 
-from django.utils import timezone
-
 from qualicite.core.tick import tick_job
 from qualicite.requests import deadlines, notifications, services
 from qualicite.requests.models import OPEN_STATUSES, Request, RequestSettings
