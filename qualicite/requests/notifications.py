@@ -113,3 +113,23 @@ def send_reminder(request: Request) -> bool:
 
 def send_overdue_escalation(request: Request) -> bool:
     return _staff_message("overdue", request, service_heads(request))
+
+
+def send_reply(reply) -> str:
+    """E-mail a reply with its attachments; the Message-ID sent. Errors reach the agent."""
+    from django.core.mail import make_msgid
+
+    request = reply.request
+    message_id = make_msgid(domain=parseaddr(settings.DEFAULT_FROM_EMAIL)[1].split("@")[-1])
+    message = EmailMessage(
+        reply.subject,
+        reply.body,
+        sender(request.organisation),
+        [request.citizen_email],
+        headers={"Message-ID": message_id},
+    )
+    for attachment in reply.attachments.all():
+        with attachment.file.open("rb") as handle:
+            message.attach(attachment.name, handle.read(), attachment.content_type)
+    message.send()
+    return message_id

@@ -19,6 +19,8 @@ from qualicite.requests.models import (
     Delivery,
     Escalation,
     Outcome,
+    Reply,
+    ReplyStatus,
     Request,
     RequestEvent,
     RequestSettings,
@@ -504,3 +506,138 @@ def mark_delivered(delivery: Delivery, *, actor, delivered_at: datetime) -> Deli
 
 def settings_of(organisation) -> RequestSettings:
     return RequestSettings.of(organisation)
+
+
+# Replies ----------------------------------------------------------------------------------
+
+_VARIABLE = re.compile(r"{{\s*(\w+)\s*}}")
+
+
+def template_variables(request: Request) -> dict[str, str]:
+    """What a reply template may use; plain substitution, never the template language."""
+    from django.utils import formats
+
+    local = timezone.localtime
+    return {
+        "citizen_name": request.citizen_name,
+        "code": request.display_code,
+        "subject": request.subject,
+        "service": request.service.name if request.service else "",
+        "organisation": request.organisation.name,
+        "received_date": formats.date_format(local(request.received_at), "j F Y"),
+        "due_date": formats.date_format(local(request.due_at), "j F Y"),
+        "today": formats.date_format(local(timezone.now()), "j F Y"),
+    }
+
+
+def fill_template(text: str, request: Request) -> str:
+    values = template_variables(request)
+    return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def needs_validation(request: Request, actor) -> bool:
+    from qualicite.core.permissions import Perm, has_perm
+
+    return (
+        request.kind == RequestKind.COMPLAINT
+        and RequestSettings.of(request.organisation).complaint_replies_need_validation
+        and not has_perm(actor, request.organisation, Perm.VALIDATE_REPLIES)
+    )
+
+
+@transaction.atomic
+def submit_reply(
+    request: Request,
+    *,
+    actor,
+    channel: str,
+    body: str,
+    subject: str = "",
+    template=None,
+    uploads=(),
+) -> Reply:
+    """Answer the citizen on any channel; a complaint reply may first go to the service head."""
+    if not request.is_open:
+        raise ValidationError(_("This request is closed: reopen it to answer again."))
+    if channel not in Channel.values or channel in (Channel.WEB, Channel.API, Channel.SOCIAL):
+        raise ValidationError({"channel": _("Answer by e-mail, letter, phone or at the desk.")})
+    if channel == Channel.EMAIL and not request.citizen_email:
+        raise ValidationError({"channel": _("This citizen gave no e-mail address.")})
+    if channel == Channel.LETTER and not request.citizen_address:
+        raise ValidationError({"channel": _("This citizen gave no postal address.")})
+    if not body.strip():
+        raise ValidationError({"body": _("Write the answer (or what was said).")})
+    reply = Reply.objects.create(
+        organisation=request.organisation,
+        request=request,
+        channel=channel,
+        subject=subject.strip()[:300]
+        or _("Your request %(code)s") % {"code": request.display_code},
+        body=body,
+        template=template,
+        author=actor,
+    )
+    _store_attachments(request, uploads, reply=reply)
+    if needs_validation(request, actor):
+        reply.status = ReplyStatus.AWAITING_VALIDATION
+        reply.save(update_fields=["status"])
+        request.status = Status.VALIDATION
+        _saved(request, version=None, fields=["status"])
+        log(request, actor=actor, verb="reply.submitted", channel=channel, reply=reply.pk)
+        return reply
+    return _send(reply, actor=actor)
+
+
+def _send(reply: Reply, *, actor) -> Reply:
+    request = reply.request
+    now = timezone.now()
+    if reply.channel == Channel.EMAIL:
+        from qualicite.requests import notifications
+
+        reply.email_message_id = notifications.send_reply(reply)
+    reply.status, reply.sent_at = ReplyStatus.SENT, now
+    reply.save(update_fields=["status", "sent_at", "email_message_id"])
+    fields = ["status"]
+    request.status = Status.IN_PROGRESS
+    if request.replied_at is None:
+        request.replied_at = now
+        fields.append("replied_at")
+    if request.is_paused:
+        request.paused_at, request.remaining_days = None, None
+        fields += ["paused_at", "remaining_days"]
+    _saved(request, version=None, fields=fields)
+    log(
+        request,
+        actor=actor,
+        verb="reply.sent",
+        channel=reply.channel,
+        reply=reply.pk,
+        in_time=request.replied_at <= request.due_at,
+    )
+    return reply
+
+
+@transaction.atomic
+def review_reply(reply: Reply, *, actor, approve: bool, comment: str = "") -> Reply:
+    """The service head validates a complaint reply (it goes out) or sends it back."""
+    from qualicite.core.permissions import Perm, has_perm
+
+    if reply.status != ReplyStatus.AWAITING_VALIDATION:
+        raise ValidationError(_("This reply is not waiting for validation."))
+    if not has_perm(actor, reply.organisation, Perm.VALIDATE_REPLIES):
+        raise ValidationError(_("Only a service head or the quality manager validates replies."))
+    if not approve and not comment.strip():
+        raise ValidationError({"comment": _("Say what should change.")})
+    reply.review_comment = comment
+    reply.validated_by, reply.validated_at = actor, timezone.now()
+    if approve:
+        reply.save(update_fields=["review_comment", "validated_by", "validated_at"])
+        log(reply.request, actor=actor, verb="reply.validated", reply=reply.pk)
+        return _send(reply, actor=actor)
+    reply.status = ReplyStatus.REJECTED
+    reply.save(update_fields=["status", "review_comment", "validated_by", "validated_at"])
+    request = reply.request
+    request.status = Status.IN_PROGRESS
+    _saved(request, version=None, fields=["status"])
+    log(request, actor=actor, verb="reply.rejected", reply=reply.pk, comment=comment)
+    return reply

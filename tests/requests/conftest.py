@@ -64,13 +64,13 @@ def make_request(org, users):
     """make_request(**fields): a request of `org` entered by its agent (defaults: a phone call)."""
 
     def make(**fields):
+        organisation = fields.pop("organisation", org)
         fields.setdefault("kind", RequestKind.INFORMATION)
         fields.setdefault("channel", Channel.PHONE)
         fields.setdefault("subject", "Horaires de la mairie")
         fields.setdefault("citizen_name", "Camille Martin")
         fields.setdefault("citizen_phone", "06 12 34 56 78")
-        fields.setdefault("service", org.service_set.get(code="accueil"))
-        organisation = fields.pop("organisation", org)
+        fields.setdefault("service", organisation.service_set.get(code="accueil"))
         actor = fields.pop("actor", users["agent"] if organisation == org else None)
         return services.create_request(organisation, actor=actor, **fields)
 
