@@ -179,6 +179,7 @@ class Journey:
     - goto(path, status=200): open a URL (relative to the live server), check it.
     - follow(target, status=200): click a link or button that loads a page, check it.
     - submit(form, status=200, **fields): fill fields by name, click the form's submit button.
+    - press(field, key, status=200): press a key in a field (Enter submits), check the page.
     - log_in(user) / log_out(): through the login form and the header button.
     - log_in_as(user): set a session cookie (no page visited) for journeys that start later.
     """
@@ -225,6 +226,13 @@ class Journey:
         with self.page.expect_navigation() as navigation:
             form.locator('[type="submit"]').click()
         return self._checked(navigation.value, status, f"submit {form}")
+
+    def press(self, target, key: str, *, status: int | None = 200):
+        """Press a key in a field (Enter submits its form) and check the page it loads."""
+        locator = self._locator(target)
+        with self.page.expect_navigation() as navigation:
+            locator.press(key)
+        return self._checked(navigation.value, status, f"press {key} in {locator}")
 
     def log_in(self, user, password: str, *, status: int | None = 200):
         self.goto("/connexion/")
