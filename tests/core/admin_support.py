@@ -20,6 +20,15 @@ from qualicite.core.models import (
     Service,
     Site,
 )
+from qualicite.reports.models import ReportEvent
+from qualicite.requests.models import (
+    Mailbox,
+    Prestation,
+    ReplyTemplate,
+    RequestEvent,
+    RequestSettings,
+    Theme,
+)
 
 User = get_user_model()
 
@@ -60,7 +69,26 @@ def make_referentiel(organisation):
         verb="programme.adopted",
         subject=programme,
     )
+    make_request_configuration(organisation)
     return programme
+
+
+def make_request_configuration(organisation):
+    """One row of each request-configuration model, and an event in each later app's log."""
+    accueil = organisation.service_set.get(code="accueil")
+    Theme.objects.create(organisation=organisation, name="Voirie")
+    Prestation.objects.create(
+        organisation=organisation, service=accueil, name="Passeport", announced_delay_days=20
+    )
+    ReplyTemplate.objects.create(
+        organisation=organisation, name="Accusé", subject="Votre demande", body="Bonjour"
+    )
+    RequestSettings.of(organisation)
+    Mailbox.objects.create(
+        organisation=organisation, host="imap.example.org", username="mairie", password="x"
+    )
+    for model in (RequestEvent, ReportEvent):
+        events.record(model, organisation=organisation, actor=None, verb="configured")
 
 
 def staff(user):
@@ -85,8 +113,20 @@ MODELS = {
     "charter_commitment": lambda o: Commitment.objects.filter(organisation=o),
     "charter_indicator": lambda o: Indicator.objects.filter(organisation=o),
     "charter_charterevent": lambda o: CharterEvent.objects.filter(organisation=o),
+    "requests_theme": lambda o: Theme.objects.filter(organisation=o),
+    "requests_prestation": lambda o: Prestation.objects.filter(organisation=o),
+    "requests_replytemplate": lambda o: ReplyTemplate.objects.filter(organisation=o),
+    "requests_requestsettings": lambda o: RequestSettings.objects.filter(organisation=o),
+    "requests_mailbox": lambda o: Mailbox.objects.filter(organisation=o),
+    "requests_requestevent": lambda o: RequestEvent.objects.filter(organisation=o),
+    "reports_reportevent": lambda o: ReportEvent.objects.filter(organisation=o),
 }
-READ_ONLY = {"core_organisationevent", "charter_charterevent"}
+READ_ONLY = {
+    "core_organisationevent",
+    "charter_charterevent",
+    "requests_requestevent",
+    "reports_reportevent",
+}
 # An organisation administrator may not add or delete organisations.
 NO_ADD_FOR_ADMINISTRATORS = READ_ONLY | {"core_organisation"}
 

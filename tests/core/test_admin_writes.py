@@ -505,4 +505,11 @@ def test_it_opens_the_admin_index_with_only_the_administrators_models(
         "Commitment",
         "Indicator",
         "CharterEvent",
+        "Theme",
+        "Prestation",
+        "ReplyTemplate",
+        "RequestSettings",
+        "Mailbox",
+        "RequestEvent",
+        "ReportEvent",
     }
