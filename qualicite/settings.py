@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "qualicite.core",
     "qualicite.charter",
     "qualicite.requests",
+    "qualicite.reports",
     "qualicite.demo",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -153,7 +154,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.env_str("LOG_LEVEL") or "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # WeasyPrint logs each rendering step at INFO: only its warnings are worth reading.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"}},
 }
 
 # Qualicité's own settings.

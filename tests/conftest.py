@@ -14,7 +14,7 @@ from qualicite.core import services
 from qualicite.core.models import Role
 
 # Fixtures of real parts started on loopback, available to every test.
-pytest_plugins = ["tests.smtp"]
+pytest_plugins = ["tests.smtp", "tests.dovecot"]
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -56,6 +56,12 @@ def make_organisation(slug: str, name: str):
 def fast_password_hasher(settings):
     """Tests create many users: MD5 keeps that instant (never used outside tests)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def private_files_in_a_temporary_folder(settings, tmp_path):
+    """Attachments and other private files go to the test's own folder, never to var/."""
+    settings.VAR_DIR = tmp_path / "var"
 
 
 @pytest.fixture

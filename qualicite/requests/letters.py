@@ -2,7 +2,6 @@
 
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from weasyprint import HTML
 
 from qualicite.requests.models import Reply, Request
 
@@ -10,6 +9,9 @@ from qualicite.requests.models import Reply, Request
 def _pdf(context: dict) -> bytes:
     with translation.override("fr"):
         html = render_to_string("requests/letters/letter.html", context)
+    # Imported here: loading WeasyPrint parses its stylesheets, which every command would pay.
+    from weasyprint import HTML
+
     return HTML(string=html).write_pdf(pdf_variant="pdf/a-3u")
 
 

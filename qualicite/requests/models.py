@@ -1,5 +1,6 @@
 """Requests and complaints from every channel, with their due dates, replies and deliveries."""
 
+import os
 import secrets
 
 from django.conf import settings
@@ -34,10 +35,19 @@ def format_code(code: str) -> str:
 
 
 class PrivateStorage(FileSystemStorage):
-    """Attachments live under var/, never under a served tree; a view checks access."""
+    """Attachments live under var/, never under a served tree; a view checks access.
 
-    def __init__(self, **kwargs):
-        super().__init__(location=settings.VAR_DIR / "attachments", base_url=None, **kwargs)
+    The folder is read from the settings at each use (not at import) so that a deployment,
+    or a test, that moves QUALICITE_VAR_DIR moves the attachments with it.
+    """
+
+    @property
+    def base_location(self):
+        return str(settings.VAR_DIR / "attachments")
+
+    @property
+    def location(self):
+        return os.path.abspath(self.base_location)
 
     def deconstruct(self):
         return ("qualicite.requests.models.PrivateStorage", (), {})

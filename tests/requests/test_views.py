@@ -326,3 +326,44 @@ def test_reading_a_request_is_logged_for_personal_data(client_for, org, users, m
     )
     access = PersonalDataAccess.objects.get()
     assert (access.user, access.request_code) == (users[Role.AUDITOR], request.code)
+
+
+def test_the_acknowledgement_letter_is_printed_then_recorded_as_posted(
+    client_for, org, users, letter
+):
+    url = reverse("requests:ack_letter", kwargs={"org_slug": org.slug, "pk": letter.pk})
+    client = client_for(users[Role.AGENT])
+    pdf = pypdf.PdfReader(io.BytesIO(client.get(url).content))
+    text = pdf.pages[0].extract_text()
+    assert letter.display_code in text and "3 rue des Lilas" in text
+    assert client.post(url).status_code == 302
+    letter.refresh_from_db()
+    assert (letter.acknowledgement_channel, letter.acknowledged_at is not None) == ("letter", True)
+
+
+def test_escalating_to_the_mediator_gives_its_own_due_date(client_for, org, users, make_request):
+    request = make_request(body="Je demande à rencontrer un responsable.")
+    assert request.wants_escalation
+    url = reverse("requests:escalate", kwargs={"org_slug": org.slug, "pk": request.pk})
+    client_for(users[Role.SERVICE_HEAD]).post(url, {"to": "mediator", "reason": "Litige"})
+    request.refresh_from_db()
+    assert request.escalation == "mediator"
+    assert request.escalation_due_at > request.escalation_at
+    assert request.events.filter(verb="request.escalated").exists()
+
+
+def test_an_attachment_is_served_only_to_staff_who_see_the_request(
+    client_for, org, users, make_request
+):
+    from qualicite.requests.attachments import Upload
+
+    request = make_request(uploads=[Upload("plan.pdf", b"%PDF-1.4 plan")])
+    attachment = request.attachments.get()
+    url = reverse(
+        "requests:attachment",
+        kwargs={"org_slug": org.slug, "pk": request.pk, "attachment_pk": attachment.pk},
+    )
+    response = client_for(users[Role.AGENT]).get(url)
+    assert b"".join(response.streaming_content) == b"%PDF-1.4 plan"
+    assert client_for(users["restricted_agent"]).get(url).status_code == 404
+    assert client_for(None).get(url).status_code == 302
