@@ -10,7 +10,11 @@ from qualicite.core.permissions import Perm
 NAVIGATION = [
     ("core:workspace", _("Home"), Perm.VIEW_WORKSPACE),
     ("core:organisation", _("Services and sites"), Perm.VIEW_ORGANISATION),
+    ("requests:queue", _("Requests"), Perm.VIEW_REQUESTS),
     ("charter:referentiel", _("Commitments"), Perm.VIEW_REFERENTIEL),
+    ("deliveries:index", _("Service deliveries"), Perm.VIEW_REQUESTS),
+    ("reports:complaints", _("Complaints report"), Perm.VIEW_REPORTS),
+    ("privacy:index", _("Personal data"), Perm.MANAGE_PERSONAL_DATA),
     ("core:history", _("History"), Perm.VIEW_HISTORY),
 ]
 

@@ -338,6 +338,10 @@ class Request(OrganisationScoped):
                 name="request_agent_queue",
             ),
             models.Index(fields=["organisation", "received_at"], name="request_received"),
+            # The retention job looks for closed requests past their period, every minute.
+            models.Index(
+                fields=["organisation", "status", "closed_at"], name="request_retention"
+            ),
         ]
 
     def __str__(self):
@@ -371,7 +375,7 @@ class Request(OrganisationScoped):
 
     @cached_property
     def has_personal_data(self) -> bool:
-        return bool(
+        return self.anonymised_at is None and bool(
             self.citizen_name
             or self.citizen_email
             or self.citizen_phone
