@@ -36,12 +36,13 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-# Debian packages the build and the tests need: gettext (msgfmt) and Chromium.
+# Debian packages the build and the tests need: gettext (msgfmt), Chromium, Dovecot (IMAP).
 # Installed when we are root (CI, a fresh server); otherwise the tests say what is missing.
 system-deps:
 	@missing=""; \
 	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	test -x /usr/sbin/dovecot || missing="$$missing dovecot-imapd"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing Debian packages:$$missing"; \
@@ -97,6 +98,7 @@ screenshots: install-test messages
 ## bench: speed and memory figures for docs/performance.md (never run by `make test`).
 bench: install
 	$(BIN)/python bench/calendar_due_dates.py 1000000
+	$(BIN)/python bench/complaints_report.py 20000
 
 serve: install messages
 	$(BIN)/qualicite migrate --noinput -v0

@@ -13,7 +13,11 @@ def main(argv: list[str] | None = None) -> None:
         from django.core.management import execute_from_command_line
 
         settings.INSTALLED_APPS  # noqa: B018 - read the settings now, to fail fast
-        execute_from_command_line(["qualicite", *(sys.argv[1:] if argv is None else argv)])
+        args = list(sys.argv[1:] if argv is None else argv)
+        if args and "-" in args[0] and not args[0].startswith("-"):
+            # `qualicite fetch-mail` reads better; Django names commands after modules.
+            args[0] = args[0].replace("-", "_")
+        execute_from_command_line(["qualicite", *args])
     except ImproperlyConfigured as exc:
         # One clear line instead of a traceback: the deployment is misconfigured.
         print(f"qualicite: configuration error: {exc}", file=sys.stderr)

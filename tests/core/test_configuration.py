@@ -141,3 +141,9 @@ def test_without_database_url_sqlite_lives_in_var(monkeypatch, tmp_path):
     config = env.database(tmp_path / "var" / "q.sqlite3")
     assert config["ENGINE"] == "django.db.backends.sqlite3"
     assert (tmp_path / "var").is_dir()
+
+
+def test_commands_answer_to_their_dashed_names(tmp_path):
+    result = run_qualicite("fetch-mail", "--help", QUALICITE_VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "IMAP" in result.stdout or "fetch_mail" in result.stdout
