@@ -9,11 +9,11 @@ from qualicite.core.permissions import Perm
 # (url name, label, permission) — later apps add their sections here.
 NAVIGATION = [
     ("core:workspace", _("Home"), Perm.VIEW_WORKSPACE),
-    ("core:organisation", _("Services and sites"), Perm.VIEW_ORGANISATION),
     ("requests:queue", _("Requests"), Perm.VIEW_REQUESTS),
-    ("charter:referentiel", _("Commitments"), Perm.VIEW_REFERENTIEL),
     ("deliveries:index", _("Service deliveries"), Perm.VIEW_REQUESTS),
+    ("charter:referentiel", _("Commitments"), Perm.VIEW_REFERENTIEL),
     ("reports:complaints", _("Complaints report"), Perm.VIEW_REPORTS),
+    ("core:organisation", _("Services and sites"), Perm.VIEW_ORGANISATION),
     ("privacy:index", _("Personal data"), Perm.MANAGE_PERSONAL_DATA),
     ("core:history", _("History"), Perm.VIEW_HISTORY),
 ]

@@ -29,6 +29,7 @@ class Perm(StrEnum):
     VALIDATE_REPLIES = "validate_replies"
     MANAGE_PERSONAL_DATA = "manage_personal_data"
     VIEW_REPORTS = "view_reports"
+    MANAGE_REPORTS = "manage_reports"
 
 
 _EVERY_ROLE = {
@@ -54,6 +55,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.VALIDATE_REPLIES,
             Perm.MANAGE_PERSONAL_DATA,
             Perm.VIEW_REPORTS,
+            Perm.MANAGE_REPORTS,
         }
     ),
     Role.AUDITOR: frozenset(_EVERY_ROLE | {Perm.VIEW_HISTORY, Perm.VIEW_REPORTS}),

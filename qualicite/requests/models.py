@@ -339,9 +339,7 @@ class Request(OrganisationScoped):
             ),
             models.Index(fields=["organisation", "received_at"], name="request_received"),
             # The retention job looks for closed requests past their period, every minute.
-            models.Index(
-                fields=["organisation", "status", "closed_at"], name="request_retention"
-            ),
+            models.Index(fields=["organisation", "status", "closed_at"], name="request_retention"),
         ]
 
     def __str__(self):
