@@ -8,7 +8,7 @@ PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/qualicite
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: demo test install install-test system-deps messages messages-check translations lint test-sqlite test-postgres \
+.PHONY: demo test install install-test system-deps runtime-deps apt-deps messages messages-check translations lint test-sqlite test-postgres \
         test-e2e screenshots bench serve clean
 
 ## demo: install into .venv, migrate, load the demo towns and serve them.
@@ -39,10 +39,21 @@ install-test: $(VENV)/.installed-test
 # Debian packages the build and the tests need: gettext (msgfmt), Chromium, Dovecot (IMAP).
 # Installed when we are root (CI, a fresh server); otherwise the tests say what is missing.
 system-deps:
+	@$(MAKE) --no-print-directory apt-deps PACKAGES="chromium dovecot-imapd $(RUNTIME_PACKAGES)"
+
+# What the application itself needs at run time: msgfmt for the translation, Pango and a font
+# for WeasyPrint's PDF letters and reports.
+RUNTIME_PACKAGES := gettext libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+runtime-deps:
+	@$(MAKE) --no-print-directory apt-deps PACKAGES="$(RUNTIME_PACKAGES)"
+
+# Install the Debian PACKAGES not yet installed (when root; otherwise say what is missing).
+apt-deps:
 	@missing=""; \
-	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
-	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	test -x /usr/sbin/dovecot || missing="$$missing dovecot-imapd"; \
+	for package in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q "ok installed" || \
+	    missing="$$missing $$package"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing Debian packages:$$missing"; \
@@ -51,8 +62,7 @@ system-deps:
 	fi
 
 ## messages: compile the French translation (GNU gettext's msgfmt).
-messages:
-	@command -v msgfmt >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq gettext; }
+messages: runtime-deps
 	@for po in $$(find qualicite -name '*.po'); do msgfmt --check -o "$${po%.po}.mo" "$$po" || exit 1; done
 
 lint: install-test messages-check
@@ -99,6 +109,7 @@ screenshots: install-test messages
 bench: install
 	$(BIN)/python bench/calendar_due_dates.py 1000000
 	$(BIN)/python bench/complaints_report.py 20000
+	$(BIN)/python bench/requests_scale.py --requests 1000000 --runs 200
 
 serve: install messages
 	$(BIN)/qualicite migrate --noinput -v0

@@ -10,7 +10,7 @@ from email.message import EmailMessage
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext, override
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -449,7 +449,19 @@ def test_fetch_mail_reads_the_mailbox_of_an_organisation_and_reports(mailbox, de
     out = io.StringIO()
     call_command("fetch_mail", org.slug, stdout=out)
     assert Request.objects.filter(organisation=org).count() == 1
-    assert f"{org.slug}, {mailbox}: 1 " in out.getvalue()
+    with translation.override("fr"):
+        expected = translation.gettext(
+            "%(org)s, %(mailbox)s: %(imported)s imported, %(known)s already known, "
+            "%(skipped)s automatic set aside, %(refused)s refused"
+        ) % {
+            "org": org.slug,
+            "mailbox": mailbox,
+            "imported": 1,
+            "known": 0,
+            "skipped": 0,
+            "refused": 0,
+        }
+    assert expected in out.getvalue()
 
 
 def test_fetch_mail_fails_when_a_mailbox_cannot_be_read(mailbox, org):

@@ -6,6 +6,7 @@ import pypdf
 import pytest
 from django.urls import reverse
 from django.utils import translation
+from django.utils.html import escape
 
 from qualicite.core.choices import Channel, RequestKind
 from qualicite.core.models import Role
@@ -261,7 +262,11 @@ def test_a_second_agent_saving_an_old_version_is_refused_and_nothing_is_lost(
     assert client_for(users[Role.AGENT]).post(url, form).status_code == 302
     response = client_for(users[Role.SERVICE_HEAD]).post(url, {**form, "subject": "Autre chose"})
     assert response.status_code == 200
-    assert fr("Someone else saved this request")[:20] in response.content.decode()
+    message = fr(
+        "Someone else saved this request while you were editing it. Nothing of yours was "
+        "saved: check their changes below, then apply yours again."
+    )
+    assert escape(message) in response.content.decode()
     request.refresh_from_db()
     assert request.subject == "Horaires d'été"
 
