@@ -46,6 +46,7 @@ class OrganisationAdmin(OrganisationScopedAdmin, admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     fieldsets = (
         (None, {"fields": ("name", "slug", "insee_code", "is_active")}),
+        (_("Personal data"), {"fields": ("data_protection_contact",)}),
         (_("Calendar"), {"fields": ("time_zone", "holiday_region")}),
         (_("Branding"), {"fields": ("logo", "primary_colour")}),
     )

@@ -79,6 +79,15 @@ class Organisation(models.Model):
         validators=[validate_primary_colour],
         help_text=hex_colour_help,
     )
+    data_protection_contact = models.CharField(
+        _("data protection contact"),
+        max_length=300,
+        blank=True,
+        help_text=_(
+            "Where citizens exercise their rights on personal data: the e-mail or postal "
+            "address of the data protection officer. Shown on the public form."
+        ),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
 

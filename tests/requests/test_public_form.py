@@ -412,3 +412,10 @@ def test_the_public_home_links_to_the_form_and_the_tracking_page(client, org):
     html = client.get(reverse("public:home", kwargs={"org_slug": org.slug})).content.decode()
     assert f'href="{form_url(org)}"' in html
     assert f'href="{reverse("requests_public:track", kwargs={"org_slug": org.slug})}"' in html
+
+
+def test_the_consent_notice_names_the_data_protection_contact_when_there_is_one(client, org):
+    org.data_protection_contact = "dpo@ville-a.fr"
+    org.save()
+    response = client.get(reverse("requests_public:write", kwargs={"org_slug": org.slug}))
+    assert "dpo@ville-a.fr" in response.content.decode()
