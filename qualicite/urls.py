@@ -53,7 +53,12 @@ urlpatterns = [
     path("<slug:org_slug>/logo", core_views.organisation_logo, name="organisation_logo"),
     path("<slug:org_slug>/espace/", include("qualicite.core.urls")),
     path("<slug:org_slug>/espace/referentiel/", include("qualicite.charter.urls")),
+    path("<slug:org_slug>/espace/prestations/", include("qualicite.requests.delivery_urls")),
+    path(
+        "<slug:org_slug>/espace/donnees-personnelles/", include("qualicite.requests.privacy_urls")
+    ),
     path("<slug:org_slug>/espace/", include("qualicite.requests.urls")),
+    path("<slug:org_slug>/espace/rapports/", include("qualicite.reports.urls")),
     path("<slug:org_slug>/", include("qualicite.requests.public_urls")),
     path("<slug:org_slug>/", include("qualicite.charter.public_urls")),
 ]

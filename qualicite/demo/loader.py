@@ -1,19 +1,31 @@
 """Builds the demo towns through the domain services, deterministically (seeded).
 
 Running it again changes nothing but the demo passwords, which are reset so the
-printed logins always work.
+printed logins always work. Each town also gets its request configuration and a
+year of requests (qualicite.demo.requests_year), made once: a town that already has
+requests keeps them.
 """
 
 import random
 from dataclasses import dataclass
+from datetime import date
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone, translation
 
 from qualicite.charter import services as charter_services
 from qualicite.core import services as core_services
 from qualicite.core.models import Organisation, Role
-from qualicite.demo.towns import FIRST_NAMES, LAST_NAMES, ROLE_LOGIN_WORDS, TOWNS
+from qualicite.demo import requests_year
+from qualicite.demo.towns import (
+    FIRST_NAMES,
+    LAST_NAMES,
+    REQUEST_SETUPS,
+    ROLE_LOGIN_WORDS,
+    TOWNS,
+)
 
 DEMO_PASSWORD = "qualicite-demo"
 
@@ -47,7 +59,9 @@ def _user(username: str, first_name: str, last_name: str, *, is_staff: bool):
 
 
 @transaction.atomic
-def build_town(town: dict, *, scale: int, rng: random.Random) -> list[DemoLogin]:
+def build_town(
+    town: dict, *, scale: int, rng: random.Random, seed: int, today: date
+) -> list[DemoLogin]:
     organisation = Organisation.objects.filter(slug=town["slug"]).first()
     if organisation is None:
         organisation = core_services.create_organisation(
@@ -109,12 +123,17 @@ def build_town(town: dict, *, scale: int, rng: random.Random) -> list[DemoLogin]
             core_services.grant_membership(
                 organisation, actor=None, user=user, role=Role.AGENT, services=[service]
             )
+    # Texts written into requests (reply subjects…) are in the platform's language.
+    with translation.override(settings.LANGUAGE_CODE):
+        requests_year.build_year(organisation, REQUEST_SETUPS[town["slug"]], seed=seed, today=today)
     return logins
 
 
-def build_demo(*, scale: int = 1, seed: int = 2026) -> list[DemoLogin]:
+def build_demo(*, scale: int = 1, seed: int = 2026, today: date | None = None) -> list[DemoLogin]:
+    """The towns, their users and a year of requests ending yesterday (or before `today`)."""
     rng = random.Random(seed)
+    today = today or timezone.localdate()
     logins = []
     for town in TOWNS:
-        logins.extend(build_town(town, scale=scale, rng=rng))
+        logins.extend(build_town(town, scale=scale, rng=rng, seed=seed, today=today))
     return logins

@@ -6,7 +6,7 @@ a commune: a demo town can never be mistaken for a real one.
 
 import datetime as dt
 
-from qualicite.core.choices import HolidayRegion
+from qualicite.core.choices import DayKind, HolidayRegion
 from qualicite.core.models import Role
 
 MORNING = (dt.time(8, 30), dt.time(12, 0))
@@ -152,4 +152,275 @@ LAST_NAMES = [
     "Perrin",
     "Morel",
     "Mercier",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Requests: each town's configuration and what its citizens write about over a year.
+# A topic is (service code, theme, kind, subject, weight, prestation name or None); the weight
+# says how often it comes up compared with the town's other topics.
+
+STREETS = [
+    "rue de la République",
+    "rue des Lilas",
+    "avenue Jean-Jaurès",
+    "impasse des Vergers",
+    "chemin du Moulin",
+    "rue Victor-Hugo",
+    "place du Marché",
+    "allée des Tilleuls",
+    "rue de l'École",
+    "route de la Forêt",
+]
+
+# The announced delays are those towns commonly publish: 5 working days for a civil-status
+# copy, some 4–5 weeks for identity documents (the State's processing included), a month
+# for an informative town-planning certificate (Code de l'urbanisme, art. R410-9).
+_IDENTITY = {"channels": {"desk": 92, "web": 8}}
+
+REQUEST_SETUPS = {
+    "beaulieu": {
+        "per_year": 3000,
+        "postcode": "14999",
+        "city": "Beaulieu-sur-Orne",
+        "settings": {
+            "default_delay_days": 15,
+            "acknowledgement_delay_days": 2,
+            "reminder_days_before": 3,
+            "complaint_replies_need_validation": True,
+        },
+        "themes": [
+            "Accueil et horaires",
+            "Titres d'identité",
+            "Actes d'état civil",
+            "Élections et recensement",
+            "Facturation cantine et périscolaire",
+            "Salles municipales",
+            "Voirie et propreté",
+        ],
+        # name, service, days, day kind, yearly counter deliveries not logged as requests,
+        # reference prefix, channel weights of the requests that ask for it
+        "prestations": [
+            ("Passeport", "etat-civil", 25, DayKind.WORKING, 380, "PA", _IDENTITY),
+            (
+                "Carte nationale d'identité",
+                "etat-civil",
+                20,
+                DayKind.WORKING,
+                520,
+                "CNI",
+                _IDENTITY,
+            ),
+            ("Copie d'acte d'état civil", "etat-civil", 5, DayKind.WORKING, 0, "EC", {}),
+            ("Attestation fiscale", "finances", 10, DayKind.WORKING, 0, "AF", {}),
+            ("Réservation de salle", "accueil", 10, DayKind.WORKING, 0, "SAL", {}),
+        ],
+        "topics": {
+            ("accueil", "Accueil et horaires"): [
+                ("information", 5, "Horaires d'ouverture le samedi"),
+                ("information", 2, "Rendez-vous avec un élu"),
+                ("complaint", 3, "Attente trop longue à l'accueil"),
+                ("complaint", 3, "Personne ne répond au standard"),
+                ("suggestion", 2, "Ouvrir l'accueil un soir par semaine"),
+                ("thanks", 2, "Merci pour l'accueil chaleureux"),
+            ],
+            ("accueil", "Voirie et propreté"): [
+                ("information", 3, "À qui signaler un nid-de-poule ?"),
+                ("complaint", 2, "Dépôts sauvages près de l'école"),
+                ("suggestion", 1, "Plus de poubelles au parc"),
+            ],
+            ("etat-civil", "Titres d'identité"): [
+                ("information", 6, "Pièces à fournir pour une carte d'identité"),
+                ("information", 5, "Délai pour obtenir un passeport"),
+                ("service", 3, "Demande de passeport", "Passeport"),
+                ("service", 3, "Renouvellement de carte d'identité", "Carte nationale d'identité"),
+                ("complaint", 3, "Pas de rendez-vous pour une carte d'identité"),
+                ("suggestion", 2, "Prendre rendez-vous en ligne"),
+                ("thanks", 2, "Merci pour la rapidité du passeport"),
+            ],
+            ("etat-civil", "Actes d'état civil"): [
+                ("information", 3, "Démarches pour un mariage civil"),
+                ("information", 1, "Reconnaissance anticipée d'un enfant"),
+                ("service", 6, "Copie intégrale d'acte de naissance", "Copie d'acte d'état civil"),
+                ("service", 3, "Extrait d'acte de mariage", "Copie d'acte d'état civil"),
+                ("complaint", 1, "Erreur dans mon acte de naissance"),
+            ],
+            ("elections", "Élections et recensement"): [
+                ("information", 4, "Inscription sur les listes électorales"),
+                ("information", 3, "Établir une procuration de vote"),
+                ("information", 2, "Recensement citoyen à 16 ans"),
+                ("service", 1, "Attestation d'inscription électorale"),
+                ("thanks", 1, "Merci pour l'aide à la procuration"),
+            ],
+            ("finances", "Facturation cantine et périscolaire"): [
+                ("information", 4, "Explication de ma facture de cantine"),
+                ("information", 2, "Moyens de paiement acceptés"),
+                ("service", 3, "Attestation fiscale pour frais de garde", "Attestation fiscale"),
+                ("complaint", 3, "Facture de cantine erronée"),
+                ("complaint", 1, "Prélèvement effectué deux fois"),
+                ("suggestion", 2, "Payer les factures en ligne"),
+            ],
+            ("accueil", "Salles municipales"): [
+                ("service", 3, "Réservation de la salle des fêtes", "Réservation de salle"),
+            ],
+            ("population", "Accueil et horaires"): [
+                ("service", 1, "Attestation d'accueil d'un parent étranger"),
+            ],
+        },
+    },
+    "saint-aubin": {
+        "per_year": 2000,
+        "postcode": "57999",
+        "city": "Saint-Aubin-lès-Prés",
+        "settings": {
+            "default_delay_days": 10,
+            "acknowledgement_delay_days": 2,
+            "reminder_days_before": 2,
+            "complaint_replies_need_validation": True,
+        },
+        "themes": [
+            "Accueil et horaires",
+            "Urbanisme et travaux",
+            "Voirie et propreté",
+            "Stationnement et tranquillité",
+            "Action sociale",
+            "Site internet et bulletin",
+            "Actes d'état civil",
+            "Titres d'identité",
+            "Salles municipales",
+            "Cimetière",
+        ],
+        "prestations": [
+            ("Passeport", "etat-civil", 25, DayKind.WORKING, 140, "PA", _IDENTITY),
+            (
+                "Carte nationale d'identité",
+                "etat-civil",
+                20,
+                DayKind.WORKING,
+                210,
+                "CNI",
+                _IDENTITY,
+            ),
+            ("Copie d'acte d'état civil", "etat-civil", 5, DayKind.WORKING, 0, "EC", {}),
+            ("Attestation fiscale", "affaires-generales", 10, DayKind.WORKING, 0, "AF", {}),
+            ("Réservation de salle", "affaires-generales", 15, DayKind.CALENDAR, 0, "SAL", {}),
+            (
+                "Certificat d'urbanisme d'information",
+                "urbanisme",
+                30,
+                DayKind.CALENDAR,
+                0,
+                "CU",
+                {},
+            ),
+        ],
+        "topics": {
+            ("accueil", "Accueil et horaires"): [
+                ("information", 4, "Horaires de la mairie pendant l'été"),
+                ("complaint", 2, "Standard difficile à joindre"),
+                ("suggestion", 2, "Une permanence le samedi matin"),
+                ("thanks", 2, "Merci pour votre accueil"),
+            ],
+            ("urbanisme", "Urbanisme et travaux"): [
+                ("information", 5, "Faut-il un permis pour un abri de jardin ?"),
+                ("information", 3, "Consulter le plan local d'urbanisme"),
+                (
+                    "service",
+                    3,
+                    "Certificat d'urbanisme d'information",
+                    "Certificat d'urbanisme d'information",
+                ),
+                ("complaint", 2, "Délai d'instruction de ma déclaration préalable"),
+            ],
+            ("communication", "Site internet et bulletin"): [
+                ("information", 2, "Annoncer une fête de quartier"),
+                ("complaint", 1, "Bulletin municipal non distribué"),
+                ("suggestion", 2, "Publier les menus de la cantine en ligne"),
+            ],
+            ("affaires-generales", "Cimetière"): [
+                ("information", 2, "Renouveler une concession au cimetière"),
+            ],
+            ("etat-civil", "Titres d'identité"): [
+                ("information", 3, "Pièces pour une carte d'identité"),
+                ("service", 2, "Demande de passeport", "Passeport"),
+                ("service", 2, "Carte d'identité", "Carte nationale d'identité"),
+            ],
+            ("ccas", "Action sociale"): [
+                ("information", 2, "Portage de repas à domicile"),
+                ("complaint", 1, "Réponse tardive à ma demande d'aide"),
+                ("thanks", 1, "Merci au CCAS pour son aide"),
+            ],
+            ("police", "Stationnement et tranquillité"): [
+                ("information", 2, "Opération tranquillité vacances"),
+                ("complaint", 3, "Stationnement gênant devant mon garage"),
+            ],
+            ("technique", "Voirie et propreté"): [
+                ("information", 3, "Prochaine collecte des encombrants"),
+                ("service", 3, "Réparer un lampadaire"),
+                ("complaint", 3, "Trottoir dangereux avenue des Prés"),
+                ("complaint", 2, "Éclairage public en panne"),
+                ("suggestion", 2, "Un banc près de l'arrêt de bus"),
+                ("thanks", 2, "Merci pour la réparation rapide"),
+            ],
+            ("etat-civil", "Actes d'état civil"): [
+                ("service", 4, "Copie d'acte de naissance", "Copie d'acte d'état civil"),
+            ],
+            ("affaires-generales", "Salles municipales"): [
+                ("service", 3, "Réserver la salle polyvalente", "Réservation de salle"),
+            ],
+            ("affaires-generales", "Accueil et horaires"): [
+                ("service", 1, "Attestation fiscale", "Attestation fiscale"),
+            ],
+        },
+    },
+}
+
+# name, kind ("" for every kind), subject, body. Variables are those of reply templates.
+REPLY_TEMPLATES = [
+    (
+        "Réponse à une demande d'information",
+        "information",
+        "Votre demande {{ code }}",
+        "Bonjour {{ citizen_name }},\n\nVous nous avez interrogés le {{ received_date }} "
+        "au sujet de « {{ subject }} ». Voici les informations demandées.\n\n"
+        "Le service {{ service }} reste à votre disposition.\n\n{{ organisation }}",
+    ),
+    (
+        "Votre demande est traitée",
+        "service",
+        "Votre demande {{ code }} est traitée",
+        "Bonjour {{ citizen_name }},\n\nVotre demande « {{ subject }} » du {{ received_date }} "
+        "est traitée : le document est disponible ou vous a été adressé.\n\n{{ organisation }}",
+    ),
+    (
+        "Réclamation fondée",
+        "complaint",
+        "Suite donnée à votre réclamation {{ code }}",
+        "Bonjour {{ citizen_name }},\n\nNous avons examiné votre réclamation « {{ subject }} ». "
+        "Elle est fondée : nous vous présentons nos excuses et avons pris les mesures "
+        "nécessaires pour que cela ne se reproduise pas.\n\n{{ organisation }}",
+    ),
+    (
+        "Réclamation non fondée",
+        "complaint",
+        "Suite donnée à votre réclamation {{ code }}",
+        "Bonjour {{ citizen_name }},\n\nNous avons examiné votre réclamation « {{ subject }} ». "
+        "Après vérification, le service {{ service }} a agi conformément aux règles ; nous "
+        "vous en expliquons ci-dessous les raisons. Si ce désaccord persiste, vous pouvez "
+        "saisir le médiateur.\n\n{{ organisation }}",
+    ),
+    (
+        "Merci pour votre suggestion",
+        "suggestion",
+        "Votre suggestion {{ code }}",
+        "Bonjour {{ citizen_name }},\n\nMerci pour votre suggestion « {{ subject }} ». Elle "
+        "sera étudiée par le service {{ service }} lors de la prochaine revue de nos "
+        "engagements.\n\n{{ organisation }}",
+    ),
+    (
+        "Merci pour votre message",
+        "thanks",
+        "Merci pour votre message",
+        "Bonjour {{ citizen_name }},\n\nMerci pour votre message, que nous avons transmis "
+        "au service {{ service }}.\n\n{{ organisation }}",
+    ),
 ]

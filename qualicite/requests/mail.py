@@ -42,7 +42,7 @@ from qualicite.core import events
 from qualicite.core.choices import Channel, RequestKind
 from qualicite.core.tick import tick_job
 from qualicite.requests import attachments as attachment_rules
-from qualicite.requests import services
+from qualicite.requests import queries, services
 from qualicite.requests.models import Mailbox, Request, RequestEvent
 
 logger = logging.getLogger("qualicite.requests")
@@ -500,9 +500,7 @@ def record_message(organisation, raw: bytes, *, service=None) -> Outcome:
         logger.exception("message could not be read (%s)", organisation)
         return Outcome(REFUSED, message_id_of(raw), reason=f"{type(error).__name__}: {error}")
     outcome = Outcome(KNOWN, parsed.message_id, parsed.subject)
-    outcome.request = Request.objects.filter(
-        organisation=organisation, message_id=parsed.message_id
-    ).first()
+    outcome.request = queries.recorded_with(organisation, "message_id", parsed.message_id).first()
     if outcome.request is not None:
         return outcome
     if parsed.automatic:
@@ -538,8 +536,8 @@ def record_message(organisation, raw: bytes, *, service=None) -> Outcome:
             return outcome
         except IntegrityError as error:
             # Recorded at the same moment by another tick: it is known now.
-            outcome.request = Request.objects.filter(
-                organisation=organisation, message_id=parsed.message_id
+            outcome.request = queries.recorded_with(
+                organisation, "message_id", parsed.message_id
             ).first()
             if outcome.request is None:
                 return _failed(outcome, error, organisation)

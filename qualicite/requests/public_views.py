@@ -25,7 +25,7 @@ from qualicite.core.choices import Channel, RequestKind
 from qualicite.core.permissions import public_organisation
 from qualicite.core.ratelimit import RateLimit
 from qualicite.requests import attachments as attachment_rules
-from qualicite.requests import services
+from qualicite.requests import queries, services
 from qualicite.requests.models import Request, RequestEvent, RequestSettings, Status
 from qualicite.requests.public_forms import (
     PublicRequestForm,
@@ -88,9 +88,11 @@ def _remember(request, organisation, found: Request):
 def _already_sent(organisation, key: str | None) -> Request | None:
     if not key:
         return None
-    return Request.objects.filter(
-        organisation=organisation, idempotency_key=key, anonymised_at__isnull=True
-    ).first()
+    return (
+        queries.recorded_with(organisation, "idempotency_key", key)
+        .filter(anonymised_at__isnull=True)
+        .first()
+    )
 
 
 def _too_large(request) -> bool:

@@ -134,3 +134,18 @@ EVENT_LABELS = {
 
 def described_timeline(request: Request) -> list[tuple[RequestEvent, str]]:
     return [(event, EVENT_LABELS.get(event.verb, event.verb)) for event in timeline(request)]
+
+
+def recorded_with(organisation, field: str, value: str) -> QuerySet[Request]:
+    """Requests recorded with this idempotency key or Message-ID (at most one).
+
+    The explicit `field != ""` lets SQLite use the partial unique index, which it cannot
+    prove applies to a bound parameter: without it each lookup reads every request.
+    """
+    if field not in ("idempotency_key", "message_id"):
+        raise ValueError(field)
+    return (
+        Request.objects.filter(organisation=organisation, **{field: value})
+        .exclude(**{field: ""})
+        .order_by("pk")
+    )

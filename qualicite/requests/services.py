@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from qualicite.core import events
 from qualicite.core.choices import Channel, RequestKind
 from qualicite.requests import attachments as attachment_rules
-from qualicite.requests import deadlines
+from qualicite.requests import deadlines, queries
 from qualicite.requests.models import (
     Attachment,
     Delivery,
@@ -158,7 +158,7 @@ def create_request(
         raise TypeError(f"unknown fields: {', '.join(sorted(unknown))}")
     for key, value in (("idempotency_key", idempotency_key), ("message_id", message_id)):
         if value:
-            found = Request.objects.filter(organisation=organisation, **{key: value}).first()
+            found = queries.recorded_with(organisation, key, value).first()
             if found is not None:
                 return found
     if kind not in RequestKind.values:
@@ -488,9 +488,21 @@ def record_delivery(
         delivered_at=delivered_at,
         recorded_by=actor if actor is not None and actor.pk else None,
     )
-    if request is not None:
-        log(request, actor=actor, verb="delivery.recorded", reference=reference)
+    log_delivery(delivery, actor=actor, verb="delivery.recorded", reference=reference)
     return delivery
+
+
+def log_delivery(delivery: Delivery, *, actor, verb: str, **details) -> RequestEvent:
+    """A delivery's event: in its request's history when it has one, always in the log."""
+    return events.record(
+        RequestEvent,
+        organisation=delivery.organisation,
+        actor=actor,
+        verb=verb,
+        subject=delivery,
+        details={"prestation": delivery.prestation.name, **details},
+        request=delivery.request,
+    )
 
 
 @transaction.atomic
@@ -499,8 +511,7 @@ def mark_delivered(delivery: Delivery, *, actor, delivered_at: datetime) -> Deli
         raise ValidationError({"delivered_at": _("A delivery cannot precede its request.")})
     delivery.delivered_at = delivered_at
     delivery.save(update_fields=["delivered_at"])
-    if delivery.request is not None:
-        log(delivery.request, actor=actor, verb="delivery.delivered")
+    log_delivery(delivery, actor=actor, verb="delivery.delivered")
     return delivery
 
 

@@ -2,10 +2,15 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from qualicite.demo.loader import DEMO_PASSWORD, build_demo
+from qualicite.demo.towns import TOWNS
+from qualicite.requests.models import Delivery, Request
 
 
 class Command(BaseCommand):
-    help = "Create (or refresh) the demo towns and their users, then print the logins."
+    help = (
+        "Create (or refresh) the demo towns, their users and a year of requests, then print "
+        "the logins."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -34,3 +39,12 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"  {login.username:<24} {login.role}{scope}")
         self.stdout.write("")
+        for town in TOWNS:
+            self.stdout.write(
+                _("%(town)s: %(requests)s requests and %(deliveries)s deliveries over a year.")
+                % {
+                    "town": town["name"],
+                    "requests": Request.objects.filter(organisation__slug=town["slug"]).count(),
+                    "deliveries": Delivery.objects.filter(organisation__slug=town["slug"]).count(),
+                }
+            )
