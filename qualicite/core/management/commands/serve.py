@@ -41,11 +41,19 @@ class Command(BaseCommand):
                 "-" if options["verbosity"] > 1 else "/dev/null",
                 "--log-level",
                 "warning",
+                # Finish requests in flight, but never hold up a stop for long.
+                "--graceful-timeout",
+                "5",
             ],
             "worker": [*qualicite, "worker"],
             "tick": [*qualicite, "tick", "--every", str(settings.QUALICITE_TICK_SECONDS)],
         }
-        processes = {name: subprocess.Popen(command) for name, command in children.items()}
+        # Each child leads its own process group, so that a child which does not stop in
+        # time is killed with everything it started (gunicorn's workers hold our output).
+        processes = {
+            name: subprocess.Popen(command, start_new_session=True)
+            for name, command in children.items()
+        }
         self.stdout.write(
             self.style.SUCCESS(
                 _("Qualicité is served on %(url)s") % {"url": f"http://{host}:{port}/"}
@@ -83,6 +91,6 @@ class Command(BaseCommand):
             try:
                 process.wait(remaining)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         self.stdout.write(_("Qualicité stopped."))
