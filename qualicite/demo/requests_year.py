@@ -81,7 +81,7 @@ WRITTEN = {
     RequestKind.THANKS: "{subject} !",
 }
 SPOKEN = {Channel.PHONE: "Appel de l'usager : {subject}.", Channel.DESK: "À l'accueil : {subject}."}
-# The placeholder syntax of reply templates (services.fill_template).
+# The variable syntax of reply templates (services.fill_template).
 VARIABLE = re.compile(r"{{\s*(\w+)\s*}}")
 MEDIATOR = " Sans réponse satisfaisante, je saisirai le médiateur."
 

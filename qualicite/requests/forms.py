@@ -50,6 +50,22 @@ class MultipleFileField(forms.FileField):
         return uploads
 
 
+class CitizenForm(forms.Form):
+    """How to answer the citizen: the same fields wherever a request is entered or corrected."""
+
+    citizen_name = forms.CharField(label=_("Citizen's name"), max_length=200, required=False)
+    citizen_phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
+    citizen_email = forms.EmailField(label=_("E-mail"), required=False)
+    citizen_address = forms.CharField(
+        label=_("Postal address"), widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
+    citizen_postcode = forms.CharField(label=_("Postcode"), max_length=10, required=False)
+    preferred_reply_channel = forms.ChoiceField(
+        label=_("Answer by"), choices=[("", _("same channel")), *REPLY_CHANNELS], required=False
+    )
+    is_anonymous = forms.BooleanField(label=_("Anonymous (no answer expected)"), required=False)
+
+
 def _organisation_choices(form, organisation, user):
     services = permissions.visible_services(user, organisation).order_by("name")
     form.fields["service"].queryset = services
@@ -65,7 +81,7 @@ def _organisation_choices(form, organisation, user):
         )
 
 
-class QuickEntryForm(forms.Form):
+class QuickEntryForm(CitizenForm):
     """One screen for phone, desk, letter and social-network requests, in tab order."""
 
     channel = forms.ChoiceField(label=_("Channel"), choices=ENTRY_CHANNELS, initial=Channel.PHONE)
@@ -76,17 +92,6 @@ class QuickEntryForm(forms.Form):
     subject = forms.CharField(label=_("Subject"), max_length=300)
     body = forms.CharField(
         label=_("Message"), widget=forms.Textarea(attrs={"rows": 4}), required=False
-    )
-    citizen_name = forms.CharField(label=_("Citizen's name"), max_length=200, required=False)
-    citizen_phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
-    citizen_email = forms.EmailField(label=_("E-mail"), required=False)
-    citizen_address = forms.CharField(
-        label=_("Postal address"), widget=forms.Textarea(attrs={"rows": 2}), required=False
-    )
-    citizen_postcode = forms.CharField(label=_("Postcode"), max_length=10, required=False)
-    is_anonymous = forms.BooleanField(label=_("Anonymous (no answer expected)"), required=False)
-    preferred_reply_channel = forms.ChoiceField(
-        label=_("Answer by"), choices=[("", _("same channel")), *REPLY_CHANNELS], required=False
     )
     theme = forms.ModelChoiceField(label=_("Theme"), queryset=None, required=False)
     site = forms.ModelChoiceField(label=_("Site"), queryset=None, required=False)
@@ -265,20 +270,11 @@ class EscalateForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=300, required=False)
 
 
-class DetailsForm(forms.Form):
+class DetailsForm(CitizenForm):
+    field_order = ["version", "subject", "body"]
+
     version = forms.IntegerField(widget=forms.HiddenInput)
     subject = forms.CharField(label=_("Subject"), max_length=300)
     body = forms.CharField(
         label=_("Message"), widget=forms.Textarea(attrs={"rows": 6}), required=False
     )
-    citizen_name = forms.CharField(label=_("Citizen's name"), max_length=200, required=False)
-    citizen_phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
-    citizen_email = forms.EmailField(label=_("E-mail"), required=False)
-    citizen_address = forms.CharField(
-        label=_("Postal address"), widget=forms.Textarea(attrs={"rows": 2}), required=False
-    )
-    citizen_postcode = forms.CharField(label=_("Postcode"), max_length=10, required=False)
-    preferred_reply_channel = forms.ChoiceField(
-        label=_("Answer by"), choices=[("", _("same channel")), *REPLY_CHANNELS], required=False
-    )
-    is_anonymous = forms.BooleanField(label=_("Anonymous (no answer expected)"), required=False)
