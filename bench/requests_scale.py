@@ -386,9 +386,9 @@ def run(args, description: str) -> None:
 
 def idempotency_lookup(organisation):
     """What services.create_request asks before recording a web submission."""
-    from qualicite.requests.models import Request
+    from qualicite.requests import queries
 
-    return Request.objects.filter(organisation=organisation, idempotency_key="web-0")[:1]
+    return queries.recorded_with(organisation, "idempotency_key", "web-0")[:1]
 
 
 def explain(connection, label: str, queryset) -> None:
