@@ -14,19 +14,10 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from qualicite.core import permissions
+from qualicite.core.forms import add_errors
 from qualicite.core.permissions import Perm, organisation_view
 from qualicite.requests import delivery_queries, services
 from qualicite.requests.delivery_forms import MarkDeliveredForm, RecordDeliveryForm
-
-
-def add_errors(form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form's fields (or on top of the form)."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
-
 
 # A large town has hundreds of passports in preparation: they come a page at a time.
 OPEN_PER_PAGE = 50

@@ -16,19 +16,12 @@ from django.views.decorators.http import require_POST
 
 from qualicite.core import permissions
 from qualicite.core.choices import RequestKind
+from qualicite.core.forms import add_errors
 from qualicite.core.permissions import Perm, organisation_view
 from qualicite.requests import forms, letters, privacy, queries, services
 from qualicite.requests.models import Attachment, Reply, ReplyStatus
 
 PAGE_SIZE = 25
-
-
-def add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for name, errors in error.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 def short_date(instant) -> str:

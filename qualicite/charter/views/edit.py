@@ -16,16 +16,8 @@ from qualicite.charter.forms import (
     ServiceTargetFormSet,
 )
 from qualicite.charter.models import Commitment, Indicator, Programme
+from qualicite.core.forms import add_errors
 from qualicite.core.permissions import Perm, organisation_view
-
-
-def add_errors(form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form's fields (or on top of the form)."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 def referentiel_url(organisation, anchor: str = "") -> str:
