@@ -8,6 +8,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from qualicite.core.branding import validate_logo, validate_primary_colour
 from qualicite.core.choices import HolidayRegion
@@ -188,13 +189,15 @@ class Site(OrganisationScoped):
 
 
 class Weekday(models.IntegerChoices):
-    MONDAY = 0, _("Monday")
-    TUESDAY = 1, _("Tuesday")
-    WEDNESDAY = 2, _("Wednesday")
-    THURSDAY = 3, _("Thursday")
-    FRIDAY = 4, _("Friday")
-    SATURDAY = 5, _("Saturday")
-    SUNDAY = 6, _("Sunday")
+    # A context of their own: "Lundi" heads a row of opening hours, while dates in running
+    # text keep Django's "lundi 19 novembre" (the same msgid would override it).
+    MONDAY = 0, pgettext_lazy("weekday heading", "Monday")
+    TUESDAY = 1, pgettext_lazy("weekday heading", "Tuesday")
+    WEDNESDAY = 2, pgettext_lazy("weekday heading", "Wednesday")
+    THURSDAY = 3, pgettext_lazy("weekday heading", "Thursday")
+    FRIDAY = 4, pgettext_lazy("weekday heading", "Friday")
+    SATURDAY = 5, pgettext_lazy("weekday heading", "Saturday")
+    SUNDAY = 6, pgettext_lazy("weekday heading", "Sunday")
 
 
 class OpeningHours(models.Model):
