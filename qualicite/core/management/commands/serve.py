@@ -48,6 +48,8 @@ class Command(BaseCommand):
             "worker": [*qualicite, "worker"],
             "tick": [*qualicite, "tick", "--every", str(settings.QUALICITE_TICK_SECONDS)],
         }
+        # Links in e-mails point at this server unless the deployment says otherwise.
+        os.environ.setdefault("QUALICITE_BASE_URL", f"http://{host}:{port}")
         # Each child leads its own process group, so that a child which does not stop in
         # time is killed with everything it started (gunicorn's workers hold our output).
         processes = {
