@@ -281,7 +281,15 @@ def reroute(
     old_due = request.due_at
     _schedule(request)
     if request.is_paused:
-        request.remaining_days = request.delay_days
+        # The new delay, less the days that had run before the clock was paused.
+        site = deadlines.site_for(request.organisation, site=request.site, service=request.service)
+        request.remaining_days = deadlines.days_left(
+            request.organisation,
+            request.paused_at,
+            request.due_at,
+            day_kind=request.day_kind,
+            site=site,
+        )
     fields = [*changed, "prestation", "delay_days", "day_kind", "delay_source", "due_at"]
     fields += ["acknowledgement_due_at", "remaining_days"]
     if "service" in changed and request.assigned_to_id is not None:

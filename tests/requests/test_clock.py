@@ -126,3 +126,17 @@ def test_tick_runs_the_request_jobs_and_a_mail_failure_does_not_stop_the_others(
     assert {"requests.reminders", "requests.escalations"} <= set(outcomes)
     assert all(o.ok for o in outcomes.values())
     assert Request.objects.get().escalated_at is None  # not sent, so tried again next tick
+
+
+def test_rerouting_a_paused_request_keeps_the_days_that_had_already_run(
+    make_request, referentiel, users, org
+):
+    request = make_request(
+        channel=Channel.EMAIL, citizen_email="c@example.org", received_at=aware(2025, 3, 3, 9, 0)
+    )
+    services.pause_clock(
+        request, actor=users[Role.AGENT], reason="Pièce manquante", now=aware(2025, 3, 5, 9, 0)
+    )
+    # Now a complaint: 30 calendar days from 3 March, paused on the 5th → 28 days left.
+    services.reroute(request, actor=users[Role.AGENT], reason="Réclamation", kind="complaint")
+    assert (request.delay_days, request.remaining_days) == (30, 28)
