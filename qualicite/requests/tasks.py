@@ -2,6 +2,8 @@
 
 from datetime import datetime, timedelta
 
+from qualicite.core.calendar import Calendar
+from qualicite.core.choices import DayKind
 from qualicite.core.tick import tick_job
 from qualicite.requests import deadlines, notifications, services
 from qualicite.requests.models import OPEN_STATUSES, Request, RequestSettings
@@ -32,6 +34,9 @@ def send_reminders(now: datetime) -> str | None:
     """Remind the assignee N working days before the due date (RequestSettings), once."""
     sent = 0
     settings_by_org: dict[int, RequestSettings] = {}
+    # Every open request due within the window is looked at each minute: build each
+    # calendar once per (site, service), not once per request.
+    calendars: dict[tuple, Calendar] = {}
     candidates = _open(now).filter(
         reminded_at__isnull=True, replied_at__isnull=True, due_at__gt=now
     )
@@ -43,10 +48,16 @@ def send_reminders(now: datetime) -> str | None:
             config = settings_by_org[request.organisation_id] = RequestSettings.of(
                 request.organisation
             )
-        site = deadlines.site_for(request.organisation, site=request.site, service=request.service)
-        left = deadlines.days_left(
-            request.organisation, now, request.due_at, day_kind="working", site=site
-        )
+        key = (request.organisation_id, request.site_id, request.service_id)
+        calendar = calendars.get(key)
+        if calendar is None:
+            site = deadlines.site_for(
+                request.organisation, site=request.site, service=request.service
+            )
+            calendar = calendars[key] = deadlines.calendar(
+                request.organisation, site=site, day_kind=DayKind.WORKING
+            )
+        left = calendar.count_days(now, request.due_at)
         if left > config.reminder_days_before:
             continue
         if notifications.send_reminder(request):

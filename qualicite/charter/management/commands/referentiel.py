@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from qualicite.charter import services, templates_catalogue, yaml_io
+from qualicite.core.commands import organisation_named
 from qualicite.core.models import Organisation
 
 
@@ -44,14 +45,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def organisation(slug: str) -> Organisation:
-        try:
-            return Organisation.objects.get(slug=slug)
-        except Organisation.DoesNotExist:
-            known = ", ".join(Organisation.objects.values_list("slug", flat=True)) or _("none")
-            raise CommandError(
-                _("No organisation has the address name “%(slug)s” (known: %(known)s).")
-                % {"slug": slug, "known": known}
-            ) from None
+        return organisation_named(slug)
 
     def do_export(self, *, org, file, **options):
         text = yaml_io.export_referentiel(self.organisation(org))

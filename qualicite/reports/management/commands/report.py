@@ -14,6 +14,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from qualicite.core.commands import organisation_named
 from qualicite.core.models import Organisation
 from qualicite.reports import complaints, exports
 from qualicite.reports.models import FIRST_YEAR, LAST_YEAR
@@ -52,14 +53,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def organisation(slug: str) -> Organisation:
-        try:
-            return Organisation.objects.get(slug=slug)
-        except Organisation.DoesNotExist:
-            known = ", ".join(Organisation.objects.values_list("slug", flat=True)) or _("none")
-            raise CommandError(
-                _("No organisation has the address name “%(slug)s” (known: %(known)s).")
-                % {"slug": slug, "known": known}
-            ) from None
+        return organisation_named(slug)
 
     def do_complaints(self, *, org, year, file_format, output, **options):
         organisation = self.organisation(org)

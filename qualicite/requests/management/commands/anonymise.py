@@ -1,6 +1,7 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from qualicite.core.commands import organisation_named
 from qualicite.core.models import Organisation
 from qualicite.requests import privacy
 
@@ -20,10 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, organisation=None, dry_run=False, **options):
         if organisation is not None:
-            found = Organisation.objects.filter(slug=organisation).first()
-            if found is None:
-                raise CommandError(f"no organisation with the address name {organisation!r}")
-            organisations = [found]
+            organisations = [organisation_named(organisation)]
         else:
             organisations = list(Organisation.objects.order_by("name"))
         now = timezone.now()

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from qualicite.core.models import Organisation
+from qualicite.core.commands import organisation_named
 from qualicite.requests import mail
 from qualicite.requests.models import Mailbox
 
@@ -26,11 +26,7 @@ class Command(BaseCommand):
         if org is None:
             mailboxes = list(mail.active_mailboxes())
         else:
-            organisation = Organisation.objects.filter(slug=org).first()
-            if organisation is None:
-                raise CommandError(
-                    _("No organisation has the address name “%(slug)s”.") % {"slug": org}
-                )
+            organisation = organisation_named(org)
             mailboxes = list(Mailbox.objects.filter(organisation=organisation))
             if not mailboxes:
                 raise CommandError(

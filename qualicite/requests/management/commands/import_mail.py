@@ -10,7 +10,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from qualicite.core.models import Organisation, Service
+from qualicite.core.commands import organisation_named
+from qualicite.core.models import Service
 from qualicite.requests import mail
 from qualicite.requests.models import Mailbox
 
@@ -28,11 +29,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, org, file, service=None, **options):
-        organisation = Organisation.objects.filter(slug=org).first()
-        if organisation is None:
-            raise CommandError(
-                _("No organisation has the address name “%(slug)s”.") % {"slug": org}
-            )
+        organisation = organisation_named(org)
         target = self.service(organisation, service)
         path = Path(file)
         if not path.is_file():
