@@ -11,7 +11,8 @@ from django.utils.html import escape
 from qualicite.core.choices import Channel, RequestKind
 from qualicite.core.models import Role
 from qualicite.requests import services
-from qualicite.requests.models import Reply, ReplyStatus, Request, Status
+from qualicite.requests.attachments import Upload
+from qualicite.requests.models import Attachment, Reply, ReplyStatus, Request, Status
 from tests.access import EVERY_ROLE, Page, assert_access
 
 HANDLERS = {Role.AGENT, Role.SERVICE_HEAD, Role.QUALITY_MANAGER, "restricted_agent"}
@@ -49,7 +50,14 @@ def both(org, other_org, users, other_users, letter, make_request):
     services.submit_reply(
         letter, actor=users[Role.AGENT], channel=Channel.LETTER, body="Voici notre réponse."
     )
+    services.add_attachments(
+        letter, actor=users[Role.AGENT], uploads=[Upload("plan.pdf", b"%PDF-1.4 plan")]
+    )
     return org
+
+
+def attachment_pk(organisation):
+    return Attachment.objects.get(organisation=organisation).pk
 
 
 def test_every_request_page_is_open_to_the_right_roles_only(client_for, both, users, other_users):
@@ -80,6 +88,27 @@ def test_every_request_page_is_open_to_the_right_roles_only(client_for, both, us
             status_for=NOT_THEIRS,
         ),
         Page("requests:bulk", HANDLERS, method="post", data={}, ok_statuses=(302,)),
+        Page(
+            "requests:review",
+            VALIDATORS,
+            {"pk": request_pk, "reply_pk": letter_reply_pk},
+        ),
+        Page("requests:pause", HANDLERS, pk, method="post", data={}, status_for=NOT_THEIRS),
+        Page(
+            "requests:reopen",
+            HANDLERS,
+            pk,
+            method="post",
+            data={},
+            ok_statuses=(302,),
+            status_for=NOT_THEIRS,
+        ),
+        Page(
+            "requests:attachment",
+            EVERY_ROLE,
+            {"pk": request_pk, "attachment_pk": attachment_pk},
+            status_for=NOT_THEIRS,
+        ),
     ]
     assert_access(client_for, both, users, other_users, pages)
 
