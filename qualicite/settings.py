@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "qualicite.core",
     "qualicite.charter",
     "qualicite.requests",
+    "qualicite.indicators",
     "qualicite.reports",
     "qualicite.demo",
     "django.contrib.admin",

@@ -59,6 +59,10 @@ urlpatterns = [
     ),
     path("<slug:org_slug>/espace/", include("qualicite.requests.urls")),
     path("<slug:org_slug>/espace/rapports/", include("qualicite.reports.urls")),
+    path("<slug:org_slug>/espace/indicateurs/", include("qualicite.indicators.urls")),
+    path("<slug:org_slug>/espace/alertes/", include("qualicite.indicators.alert_urls")),
+    path("<slug:org_slug>/espace/saisies/", include("qualicite.indicators.manual_urls")),
+    path("<slug:org_slug>/resultats/", include("qualicite.indicators.public_urls")),
     path("<slug:org_slug>/", include("qualicite.requests.public_urls")),
     path("<slug:org_slug>/", include("qualicite.charter.public_urls")),
 ]

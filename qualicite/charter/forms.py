@@ -1,7 +1,9 @@
 """Forms of the référentiel pages; every choice is limited to the user's organisation."""
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.forms import inlineformset_factory
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from qualicite.charter import queries
@@ -123,12 +125,30 @@ class IndicatorForm(forms.ModelForm):
             "day_kind",
             "delay_days",
             "threshold_seconds",
+            "owner",
+            "results_published",
         ]
 
     def __init__(self, *args, organisation: Organisation, **kwargs):
         super().__init__(*args, **kwargs)
         self.organisation = organisation
         self.instance.organisation = organisation
+        self.fields["owner"].queryset = (
+            get_user_model()
+            .objects.filter(memberships__organisation=organisation, memberships__is_active=True)
+            .distinct()
+            .order_by("last_name", "first_name", "username")
+        )
+        self.fields["owner"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+        if self.instance.pk:
+            self.fields["effective_from"] = forms.DateField(
+                label=_("Changes of target, threshold or delay apply from"),
+                initial=timezone.localdate,
+                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                help_text=_(
+                    "Periods that end before this date keep the target that was in force then."
+                ),
+            )
         self.fields["commitment"].queryset = queries.commitments(organisation).order_by(
             "programme__position", "position", "id"
         )
@@ -145,7 +165,10 @@ class IndicatorForm(forms.ModelForm):
         return code
 
     def service_fields(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+        fields = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        if "effective_from" in self.cleaned_data:
+            fields["effective_from"] = self.cleaned_data["effective_from"]
+        return fields
 
 
 class ServiceTargetForm(forms.ModelForm):

@@ -1,7 +1,9 @@
 """The référentiel: programmes, their public commitments and the indicators that prove them."""
 
+from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -272,6 +274,23 @@ class Indicator(OrganisationScoped):
         blank=True,
         help_text=_("For waiting-time indicators, e.g. 25 seconds to pick up the phone."),
     )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("responsible person"),
+        help_text=_(
+            "Receives the alerts and enters the values entered by hand. Empty: the heads of the "
+            "services concerned, else the quality managers."
+        ),
+    )
+    results_published = models.BooleanField(
+        _("result published"),
+        default=False,
+        help_text=_("Shown with its latest result on the public results page and poster."),
+    )
     position = models.PositiveIntegerField(_("position"), default=0)
 
     class Meta:
@@ -425,6 +444,57 @@ class ServiceTarget(OrganisationScoped):
                 )
         if errors:
             raise ValidationError(errors)
+
+
+# A revision in force "since always": the definition an indicator was created with.
+EARLIEST = date(1900, 1, 1)
+
+
+class IndicatorRevision(OrganisationScoped):
+    """What an indicator promised from a date on: past periods keep the target in force then.
+
+    Targets, warning thresholds, delays and thresholds in seconds are versioned; what the
+    indicator counts (source, channels, services) applies to its whole history.
+    """
+
+    indicator = models.ForeignKey(
+        Indicator, on_delete=models.CASCADE, related_name="revisions", verbose_name=_("indicator")
+    )
+    effective_from = models.DateField(_("in force from"))
+    target = models.DecimalField(
+        _("target"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    warning_threshold = models.DecimalField(
+        _("warning threshold"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    delay_days = models.PositiveIntegerField(_("delay in days"), null=True, blank=True)
+    threshold_seconds = models.PositiveIntegerField(
+        _("threshold in seconds"), null=True, blank=True
+    )
+    # {"<service id>": ["<target>", "<warning threshold or null>"]}
+    service_targets = models.JSONField(_("service targets"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["indicator", "effective_from"]
+        verbose_name = _("indicator revision")
+        verbose_name_plural = _("indicator revisions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["indicator", "effective_from"], name="indicator_revision_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.indicator} — {self.effective_from}"
+
+    def target_for(self, service_id: int | None):
+        """(target, warning threshold) in force for a service (its override when it has one)."""
+        if service_id is not None:
+            override = self.service_targets.get(str(service_id))
+            if override is not None:
+                target, warning = override
+                return Decimal(target), (Decimal(warning) if warning is not None else None)
+        return self.target, self.warning_threshold
 
 
 @register_event_model

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qualicite.charter import templates_catalogue, yaml_io
 from qualicite.charter.models import (
+    EARLIEST,
     CharterEvent,
     Commitment,
     Indicator,
+    IndicatorRevision,
     Programme,
     ServiceTarget,
     ordered_channels,
@@ -24,6 +30,8 @@ from qualicite.core import events
 from qualicite.core.models import Organisation, Service
 
 TEXT_FIELDS = ("description", "public_text")
+# The fields whose changes apply from an effective date (IndicatorRevision).
+VERSIONED_FIELDS = ("target", "warning_threshold", "delay_days", "threshold_seconds")
 
 
 def _log(organisation, *, actor, verb, subject=None, **details):
@@ -237,13 +245,76 @@ def create_indicator(commitment: Commitment, *, actor, service_targets=None, **f
         commitment=commitment.number,
     )
     if service_targets:
-        set_service_targets(indicator, service_targets, actor=actor)
+        set_service_targets(indicator, service_targets, actor=actor, effective_from=EARLIEST)
+    else:
+        record_revision(indicator, effective_from=EARLIEST)
     return indicator
 
 
+def _today(organisation) -> date:
+    return timezone.now().astimezone(ZoneInfo(organisation.time_zone)).date()
+
+
+def _cents(value) -> str | None:
+    return None if value is None else str(Decimal(value).quantize(Decimal("0.01")))
+
+
+def _definition(indicator: Indicator) -> dict:
+    """The versioned part of an indicator as stored in a revision, normalised to compare."""
+    return {
+        "target": _cents(indicator.target),
+        "warning_threshold": _cents(indicator.warning_threshold),
+        "delay_days": indicator.delay_days,
+        "threshold_seconds": indicator.threshold_seconds,
+        "service_targets": {
+            str(t.service_id): [_cents(t.target), _cents(t.warning_threshold)]
+            for t in ServiceTarget.objects.filter(indicator=indicator).order_by("service_id")
+        },
+    }
+
+
+def _revision_definition(revision: IndicatorRevision) -> dict:
+    return {
+        "target": _cents(revision.target),
+        "warning_threshold": _cents(revision.warning_threshold),
+        "delay_days": revision.delay_days,
+        "threshold_seconds": revision.threshold_seconds,
+        "service_targets": revision.service_targets,
+    }
+
+
+def record_revision(indicator: Indicator, *, effective_from: date | None = None):
+    """Keep the indicator's current target, delays and service targets in force from a date.
+
+    Nothing is written when the definition in force on that date is already the same. A
+    revision dated later than `effective_from` stays: it was planned and still applies.
+    """
+    effective_from = effective_from or _today(indicator.organisation)
+    wanted = _definition(indicator)
+    current = (
+        IndicatorRevision.objects.filter(indicator=indicator, effective_from__lte=effective_from)
+        .order_by("-effective_from")
+        .first()
+    )
+    if current is not None and _revision_definition(current) == wanted:
+        return current
+    revision, _created = IndicatorRevision.objects.update_or_create(
+        indicator=indicator,
+        effective_from=effective_from,
+        defaults={"organisation_id": indicator.organisation_id, **wanted},
+    )
+    return revision
+
+
 @transaction.atomic
-def update_indicator(indicator: Indicator, *, actor, service_targets=None, **fields) -> Indicator:
-    """Change an indicator; `commitment` moves it; `service_targets` replaces the overrides."""
+def update_indicator(
+    indicator: Indicator, *, actor, service_targets=None, effective_from=None, **fields
+) -> Indicator:
+    """Change an indicator; `commitment` moves it; `service_targets` replaces the overrides.
+
+    A new target, warning threshold, delay or threshold applies from `effective_from` (today
+    by default): the periods before keep the definition that was in force then.
+    """
     organisation = indicator.organisation
     old_commitment_id = Indicator.objects.values_list("commitment_id", flat=True).get(
         pk=indicator.pk
@@ -266,9 +337,12 @@ def update_indicator(indicator: Indicator, *, actor, service_targets=None, **fie
             subject=indicator,
             code=indicator.code,
             fields=changed,
+            **({"effective_from": effective_from.isoformat()} if effective_from else {}),
         )
     if service_targets is not None:
-        set_service_targets(indicator, service_targets, actor=actor)
+        set_service_targets(indicator, service_targets, actor=actor, effective_from=effective_from)
+    elif set(changed) & set(VERSIONED_FIELDS):
+        record_revision(indicator, effective_from=effective_from)
     return indicator
 
 
@@ -296,8 +370,13 @@ def _target_row(row) -> TargetRow:
 
 
 @transaction.atomic
-def set_service_targets(indicator: Indicator, rows, *, actor) -> list[ServiceTarget]:
-    """Replace the indicator's per-service targets by `rows` (TargetRow, dict or tuple)."""
+def set_service_targets(
+    indicator: Indicator, rows, *, actor, effective_from=None
+) -> list[ServiceTarget]:
+    """Replace the indicator's per-service targets by `rows` (TargetRow, dict or tuple).
+
+    The new targets, with the indicator's own, apply from `effective_from` (today by default).
+    """
     organisation = indicator.organisation
     wanted = [_target_row(row) for row in rows]
     codes = [row.service.code for row in wanted]
@@ -334,6 +413,7 @@ def set_service_targets(indicator: Indicator, rows, *, actor) -> list[ServiceTar
             before=before,
             after=after,
         )
+    record_revision(indicator, effective_from=effective_from)
     return kept
 
 
@@ -407,6 +487,7 @@ def _apply(organisation: Organisation, referentiel: Referentiel, *, replace: boo
     }
     offset = 0 if replace else max((p.position for p in programmes.values()), default=0)
     kept = {"programme": set(), "commitment": set(), "indicator": set(), "service_target": set()}
+    new_indicators: set[str] = set()
     for p_index, parsed in enumerate(referentiel.programmes, 1):
         programme = programmes.get(parsed.fields["key"]) or Programme(organisation=organisation)
         _upsert(programme, {**parsed.fields, "position": offset + p_index}, "programme", summary)
@@ -427,6 +508,8 @@ def _apply(organisation: Organisation, referentiel: Referentiel, *, replace: boo
                 indicator = indicators.get(parsed_i.fields["code"]) or Indicator(
                     organisation=organisation
                 )
+                if indicator.pk is None:
+                    new_indicators.add(parsed_i.fields["code"])
                 fields = {**parsed_i.fields, "commitment_id": commitment.pk, "position": i_index}
                 _upsert(indicator, fields, "indicator", summary)
                 kept["indicator"].add(indicator.pk)
@@ -453,6 +536,11 @@ def _apply(organisation: Organisation, referentiel: Referentiel, *, replace: boo
             if count:
                 gone.delete()
                 summary.deleted[kind] += count
+    # Targets read from a file apply from today; a new indicator's from the start.
+    for indicator in Indicator.objects.filter(pk__in=kept["indicator"]):
+        record_revision(
+            indicator, effective_from=EARLIEST if indicator.code in new_indicators else None
+        )
     return summary
 
 

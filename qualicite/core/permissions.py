@@ -30,6 +30,12 @@ class Perm(StrEnum):
     MANAGE_PERSONAL_DATA = "manage_personal_data"
     VIEW_REPORTS = "view_reports"
     MANAGE_REPORTS = "manage_reports"
+    VIEW_INDICATORS = "view_indicators"
+    # Enter values by hand; which indicators a member may enter is decided per indicator
+    # (its responsible person, the heads of its services, the quality managers).
+    ENTER_INDICATOR_VALUES = "enter_indicator_values"
+    # Enter values for closed periods, close any alert.
+    MANAGE_INDICATORS = "manage_indicators"
 
 
 _EVERY_ROLE = {
@@ -39,12 +45,14 @@ _EVERY_ROLE = {
     Perm.VIEW_REQUESTS,
 }
 # Those who answer citizens: agents, their heads, and the quality manager.
-_HANDLERS = {Perm.HANDLE_REQUESTS}
+_HANDLERS = {Perm.HANDLE_REQUESTS, Perm.ENTER_INDICATOR_VALUES}
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.AGENT: frozenset(_EVERY_ROLE | _HANDLERS),
     Role.SERVICE_HEAD: frozenset(
-        _EVERY_ROLE | _HANDLERS | {Perm.VALIDATE_REPLIES, Perm.VIEW_REPORTS}
+        _EVERY_ROLE
+        | _HANDLERS
+        | {Perm.VALIDATE_REPLIES, Perm.VIEW_REPORTS, Perm.VIEW_INDICATORS}
     ),
     Role.QUALITY_MANAGER: frozenset(
         _EVERY_ROLE
@@ -56,10 +64,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.MANAGE_PERSONAL_DATA,
             Perm.VIEW_REPORTS,
             Perm.MANAGE_REPORTS,
+            Perm.VIEW_INDICATORS,
+            Perm.MANAGE_INDICATORS,
         }
     ),
-    Role.AUDITOR: frozenset(_EVERY_ROLE | {Perm.VIEW_HISTORY, Perm.VIEW_REPORTS}),
-    Role.DIRECTION: frozenset(_EVERY_ROLE | {Perm.VIEW_REPORTS}),
+    Role.AUDITOR: frozenset(
+        _EVERY_ROLE | {Perm.VIEW_HISTORY, Perm.VIEW_REPORTS, Perm.VIEW_INDICATORS}
+    ),
+    Role.DIRECTION: frozenset(_EVERY_ROLE | {Perm.VIEW_REPORTS, Perm.VIEW_INDICATORS}),
     Role.ADMINISTRATOR: frozenset(
         _EVERY_ROLE | {Perm.MANAGE_ORGANISATION, Perm.VIEW_HISTORY, Perm.MANAGE_PERSONAL_DATA}
     ),

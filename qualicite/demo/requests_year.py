@@ -27,7 +27,7 @@ from django.utils.text import slugify
 
 from qualicite.core import events, permissions
 from qualicite.core.choices import Channel, RequestKind
-from qualicite.core.models import Membership
+from qualicite.core.models import Membership, Site
 from qualicite.core.permissions import Perm
 from qualicite.demo.towns import FIRST_NAMES, LAST_NAMES, REPLY_TEMPLATES, STREETS
 from qualicite.requests import deadlines, services
@@ -190,6 +190,7 @@ class Life:
     reply: Reply | None = None
     delivery: Delivery | None = None
     outcome: str = ""  # a complaint's, decided with its reply and recorded when it closes
+    site: Site | None = None  # whose calendar counted the due date
 
     def log(self, at, actor, verb, **details):
         self.events.append((at, actor, verb, details))
@@ -367,7 +368,7 @@ class Year:
             )
             if channel in (Channel.PHONE, Channel.DESK):
                 request.acknowledged_at, request.acknowledgement_channel = entered, channel
-        life = Life(request)
+        life = Life(request, site=site)
         life.log(
             entered,
             enterer,
@@ -572,6 +573,9 @@ class Year:
         reply.status, reply.sent_at = ReplyStatus.SENT, at
         request.status = Status.IN_PROGRESS
         request.replied_at = at
+        request.answer_days = self.calendar(life.site, request.day_kind).count_days(
+            request.received_at, at
+        )
         request.paused_at = request.remaining_days = None
         life.saved()
         life.log(

@@ -156,3 +156,13 @@ def days_left(
     if due_at <= now:
         return 0
     return calendar(organisation, site=site, day_kind=day_kind).count_days(now, due_at)
+
+
+def answer_days(request) -> int | None:
+    """Days counted from a request's receipt to its first answer (None while unanswered)."""
+    if request.replied_at is None:
+        return None
+    site = site_for(request.organisation, site=request.site, service=request.service)
+    return calendar(request.organisation, site=site, day_kind=request.day_kind).count_days(
+        request.received_at, request.replied_at
+    )

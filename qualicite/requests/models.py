@@ -293,6 +293,9 @@ class Request(OrganisationScoped):
     escalated_at = models.DateTimeField(_("overdue escalation sent"), null=True, blank=True)
 
     replied_at = models.DateTimeField(_("answered"), null=True, blank=True, db_index=True)
+    # Counted days (the request's day kind, its site's calendar) from receipt to the first
+    # answer, fixed when it is sent: the answer-delay percentiles sum these without a calendar.
+    answer_days = models.PositiveIntegerField(_("days to answer"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, blank=True)
 

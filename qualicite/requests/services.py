@@ -620,7 +620,8 @@ def _send(reply: Reply, *, actor) -> Reply:
     request.status = Status.IN_PROGRESS
     if request.replied_at is None:
         request.replied_at = now
-        fields.append("replied_at")
+        request.answer_days = deadlines.answer_days(request)
+        fields += ["replied_at", "answer_days"]
     if request.is_paused:
         request.paused_at, request.remaining_days = None, None
         fields += ["paused_at", "remaining_days"]

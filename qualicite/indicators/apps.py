@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class IndicatorsConfig(AppConfig):
+    name = "qualicite.indicators"
+    label = "indicators"
+    verbose_name = _("Indicators")
+
+    def ready(self):
+        # The request sources register themselves; the signals mark changed days for tick.
+        from qualicite.indicators import signals, sources_requests, tasks  # noqa: F401
