@@ -143,10 +143,12 @@ class IndicatorForm(forms.ModelForm):
         if self.instance.pk:
             self.fields["effective_from"] = forms.DateField(
                 label=_("Changes of target, threshold or delay apply from"),
+                required=False,
                 initial=timezone.localdate,
                 widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
                 help_text=_(
-                    "Periods that end before this date keep the target that was in force then."
+                    "Periods that end before this date keep the target that was in force then. "
+                    "Empty: today."
                 ),
             )
         self.fields["commitment"].queryset = queries.commitments(organisation).order_by(
@@ -166,7 +168,7 @@ class IndicatorForm(forms.ModelForm):
 
     def service_fields(self) -> dict:
         fields = {name: self.cleaned_data[name] for name in self.Meta.fields}
-        if "effective_from" in self.cleaned_data:
+        if self.cleaned_data.get("effective_from"):
             fields["effective_from"] = self.cleaned_data["effective_from"]
         return fields
 

@@ -8,6 +8,7 @@ never averaged. No record in the period means "no data", never 0 % or 100 %.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -95,7 +96,7 @@ def _quantile(histogram: dict[str, int], q: float) -> Decimal | None:
     total = sum(histogram.values())
     if not total:
         return None
-    rank = max(1, -(-Decimal(str(q)) * total // 1))  # ceil(q × total), at least 1
+    rank = max(1, math.ceil(Decimal(str(q)) * total))
     seen = 0
     for value in sorted(histogram, key=lambda v: Decimal(v)):
         seen += histogram[value]

@@ -144,6 +144,7 @@ def rebuild(
     end = end or today(organisation)
     if end < start:
         return RollupResult()
+    started = timezone.now()
     with transaction.atomic():
         if whole_history:
             Rollup.objects.filter(indicator__in=indicators).exclude(
@@ -156,6 +157,10 @@ def rebuild(
             PendingRollup.objects.filter(indicator__in=indicators).delete()
             if len(indicators) == len(every):
                 state.rebuilt_at = state.updated_at
+                # Days marked before this rebuild began are in it; later marks stay for tick.
+                PendingRollup.objects.filter(
+                    organisation=organisation, created_at__lte=started
+                ).delete()
         state.save()
     return result
 

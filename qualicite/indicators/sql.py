@@ -61,6 +61,8 @@ class _SqliteLocalDate(Func):
                 f"{offset:+d} minutes",
             ]
         last = self.changes[-1][1]
+        if not branches:  # one offset over the whole range
+            return f"date({column}, %s)", (*params, f"{last:+d} minutes")
         sql = f"CASE {' '.join(branches)} ELSE date({column}, %s) END"
         return sql, (*branch_params, *params, f"{last:+d} minutes")
 
