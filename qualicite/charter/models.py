@@ -14,6 +14,10 @@ from qualicite.core.events import register_event_model
 from qualicite.core.models import EventBase, OrganisationScoped, Service
 
 
+# A revision in force "since always": the definition an indicator was created with.
+EARLIEST = date(1900, 1, 1)
+
+
 def validate_channels(channels) -> None:
     """Raise when `channels` is not a list of known channel codes."""
     if not isinstance(channels, list):
@@ -374,6 +378,19 @@ class Indicator(OrganisationScoped):
             return str(_("entered by hand"))
         return _("computed from %(source)s") % {"source": self.source}
 
+    def revision_rows(self) -> list[dict]:
+        """The targets in force over time, formatted for the référentiel page."""
+        return [
+            {
+                "since": None if revision.effective_from == EARLIEST else revision.effective_from,
+                "target": self.target_text(revision.target),
+                "warning": self.format_value(revision.warning_threshold),
+                "delay_days": revision.delay_days,
+                "service_targets": len(revision.service_targets),
+            }
+            for revision in sorted(self.revisions.all(), key=lambda r: r.effective_from)
+        ]
+
     def target_for(self, service: Service | None):
         """(target, warning threshold) for a service, its own override when it has one."""
         if service is not None:
@@ -444,10 +461,6 @@ class ServiceTarget(OrganisationScoped):
                 )
         if errors:
             raise ValidationError(errors)
-
-
-# A revision in force "since always": the definition an indicator was created with.
-EARLIEST = date(1900, 1, 1)
 
 
 class IndicatorRevision(OrganisationScoped):

@@ -5,17 +5,28 @@ from dataclasses import dataclass, field
 from django.db.models import Prefetch, QuerySet
 
 from qualicite.charter import templates_catalogue
-from qualicite.charter.models import Commitment, Indicator, Programme, ServiceTarget
+from qualicite.charter.models import (
+    Commitment,
+    Indicator,
+    IndicatorRevision,
+    Programme,
+    ServiceTarget,
+)
 from qualicite.core.models import Organisation, Service
 
 
 def _indicators() -> QuerySet[Indicator]:
-    return Indicator.objects.order_by("position", "id").prefetch_related(
-        Prefetch(
-            "service_targets",
-            queryset=ServiceTarget.objects.select_related("service").order_by(
-                "service__position", "service__name"
+    return (
+        Indicator.objects.order_by("position", "id")
+        .select_related("owner")
+        .prefetch_related(
+            Prefetch(
+                "service_targets",
+                queryset=ServiceTarget.objects.select_related("service").order_by(
+                    "service__position", "service__name"
+                ),
             ),
+            Prefetch("revisions", queryset=IndicatorRevision.objects.order_by("effective_from")),
         )
     )
 

@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from qualicite.charter import services, yaml_io
 from qualicite.charter.models import EARLIEST, Indicator, IndicatorRevision, plain_number
@@ -85,8 +86,26 @@ def test_a_reimported_referentiel_changes_targets_from_today_only(adopted, users
     text = yaml_io.export_referentiel(adopted)
     marker = f"code: {indicator.code}\n"
     head, tail = text.split(marker, 1)
-    changed = head + marker + tail.replace(f"target: {plain_number(indicator.target)}", "target: 80", 1)
+    changed = (
+        head + marker + tail.replace(f"target: {plain_number(indicator.target)}", "target: 80", 1)
+    )
     services.import_referentiel(adopted, changed, actor=users["quality_manager"])
     revisions = list(indicator.revisions.order_by("effective_from"))
     assert [r.effective_from == EARLIEST for r in revisions] == [True, False]
     assert revisions[-1].target == 80
+
+
+def test_the_commitment_page_lists_the_targets_in_force_over_time(client_for, users, indicator):
+    services.update_indicator(
+        indicator,
+        actor=users["quality_manager"],
+        target=Decimal(80),
+        effective_from=dt.date(2026, 4, 1),
+    )
+    url = reverse(
+        "charter:commitment",
+        kwargs={"org_slug": indicator.organisation.slug, "pk": indicator.commitment_id},
+    )
+    page = client_for(users["auditor"]).get(url).content.decode()
+    assert "04/01/2026" in page  # English date format: the charter tests run in English
+    assert "≥ 80 %" in page and "≥ 85 %" in page
