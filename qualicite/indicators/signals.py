@@ -1,8 +1,10 @@
 """Mark the days whose records changed, for tick to roll them up again.
 
 The request and delivery services (a lower app) know nothing of indicators: a saved or
-deleted record marks the local days it counts on, before and after the change, and a change
-to what an indicator counts (source, channels, services) marks the whole indicator.
+deleted record (post_save, post_delete, and `requests.signals.request_updated` for the
+services' conditional updates) marks the local days it counts on, before and after the
+change, and a change to what an indicator counts (source, channels, services) marks the
+whole indicator.
 Writes that bypass `save()` (bulk loads such as the demo) are caught by `indicators rebuild`
 and by the first tick, which rolls up an organisation never rolled up before.
 """
@@ -13,6 +15,7 @@ from django.dispatch import receiver
 from qualicite.charter.models import Commitment, Indicator, SourceKind
 from qualicite.indicators import rollups
 from qualicite.requests.models import Delivery, Request
+from qualicite.requests.signals import request_updated
 
 # The instants whose local day decides where a record counts, per model and family.
 WATCHED = {
@@ -44,6 +47,11 @@ def _mark(sender, instance, **kwargs):
             instance.organisation_id, family, [i.astimezone(zone).date() for i in instants]
         )
     _remember(sender, instance)
+
+
+@receiver(request_updated, dispatch_uid="indicators-request-updated")
+def _request_updated(sender, instance, **kwargs):
+    _mark(Request, instance)
 
 
 for model in WATCHED:

@@ -27,6 +27,7 @@ from qualicite.requests.models import (
     Status,
     new_code,
 )
+from qualicite.requests.signals import request_updated
 
 CITIZEN_FIELDS = (
     "citizen_name",
@@ -240,6 +241,7 @@ def _saved(request: Request, *, version: int | None, fields: list[str]) -> None:
     if not updated:
         raise ConcurrentEdit
     request.version = expected + 1
+    request_updated.send(sender=Request, instance=request, fields=fields)
 
 
 @transaction.atomic
