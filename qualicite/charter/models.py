@@ -7,12 +7,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from qualicite.core.choices import Channel, DayKind
 from qualicite.core.events import register_event_model
 from qualicite.core.models import EventBase, OrganisationScoped, Service
-
 
 # A revision in force "since always": the definition an indicator was created with.
 EARLIEST = date(1900, 1, 1)
@@ -345,7 +346,11 @@ class Indicator(OrganisationScoped):
     def format_value(self, value) -> str:
         if value is None:
             return ""
-        return str(UNIT_SYMBOLS.get(self.unit, "%(value)s")) % {"value": plain_number(value)}
+        # Localised digits (92,5 in French), without trailing zeros.
+        shown = formats.number_format(Decimal(plain_number(value)), use_l10n=True)
+        if self.unit == Unit.DAYS:
+            return ngettext("%(value)s day", "%(value)s days", int(value)) % {"value": shown}
+        return str(UNIT_SYMBOLS.get(self.unit, "%(value)s")) % {"value": shown}
 
     def target_text(self, target=None) -> str:
         """“≥ 90 %”, “≤ 10 %”, or “watched” — the sign carries the meaning, not a colour."""

@@ -1,5 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from qualicite.indicators import public_views
 
 app_name = "public_results"
 
-urlpatterns = []
+# Mounted under /<org_slug>/resultats/: for citizens, no account needed.
+urlpatterns = [
+    path("", public_views.results, name="index"),
+    path("affiche.pdf", public_views.poster, name="poster"),
+]

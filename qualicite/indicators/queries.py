@@ -197,6 +197,9 @@ def _computed_sums(indicators, period: Period, service_groups: dict):
         if sources.get(i.source) and sources.get(i.source).measure == sources.Measure.QUANTILE
     }
     rows = Rollup.objects.filter(indicator__in=computed, day__gte=period.start, day__lte=period.end)
+    if None not in service_groups:
+        # Services only: read their rows, not the whole organisation's.
+        rows = rows.filter(service_id__in=set().union(*service_groups.values()))
     per_service = (
         rows.order_by()
         .values("indicator_id", "service_id")

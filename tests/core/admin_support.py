@@ -20,6 +20,14 @@ from qualicite.core.models import (
     Service,
     Site,
 )
+from qualicite.indicators.models import (
+    Alert,
+    IndicatorEvent,
+    ManualValue,
+    PendingRollup,
+    Rollup,
+    RollupState,
+)
 from qualicite.reports.models import ReportEvent
 from qualicite.requests.models import (
     Mailbox,
@@ -70,6 +78,7 @@ def make_referentiel(organisation):
         subject=programme,
     )
     make_request_configuration(organisation)
+    make_indicator_rows(organisation, indicator)
     return programme
 
 
@@ -89,6 +98,43 @@ def make_request_configuration(organisation):
     )
     for model in (RequestEvent, ReportEvent):
         events.record(model, organisation=organisation, actor=None, verb="configured")
+
+
+def make_indicator_rows(organisation, indicator):
+    """One row of each indicators model the admin shows."""
+    import datetime as dt
+
+    accueil = organisation.service_set.get(code="accueil")
+    day = dt.date(2025, 3, 1)
+    Rollup.objects.create(
+        organisation=organisation,
+        indicator=indicator,
+        service=accueil,
+        day=day,
+        numerator=8,
+        denominator=10,
+    )
+    PendingRollup.objects.create(organisation=organisation, family="requests", day=day)
+    RollupState.objects.create(organisation=organisation)
+    ManualValue.objects.create(
+        organisation=organisation,
+        indicator=indicator,
+        period_start=day,
+        period_end=dt.date(2025, 3, 31),
+        value=80,
+    )
+    Alert.objects.create(
+        organisation=organisation,
+        indicator=indicator,
+        service=accueil,
+        period="month",
+        period_start=day,
+        period_end=dt.date(2025, 3, 31),
+        status="missed",
+        value=80,
+        target=90,
+    )
+    events.record(IndicatorEvent, organisation=organisation, actor=None, verb="configured")
 
 
 def staff(user):
@@ -120,15 +166,24 @@ MODELS = {
     "requests_mailbox": lambda o: Mailbox.objects.filter(organisation=o),
     "requests_requestevent": lambda o: RequestEvent.objects.filter(organisation=o),
     "reports_reportevent": lambda o: ReportEvent.objects.filter(organisation=o),
+    "indicators_rollup": lambda o: Rollup.objects.filter(organisation=o),
+    "indicators_pendingrollup": lambda o: PendingRollup.objects.filter(organisation=o),
+    "indicators_rollupstate": lambda o: RollupState.objects.filter(organisation=o),
+    "indicators_manualvalue": lambda o: ManualValue.objects.filter(organisation=o),
+    "indicators_alert": lambda o: Alert.objects.filter(organisation=o),
+    "indicators_indicatorevent": lambda o: IndicatorEvent.objects.filter(organisation=o),
 }
 READ_ONLY = {
     "core_organisationevent",
     "charter_charterevent",
     "requests_requestevent",
     "reports_reportevent",
+    "indicators_indicatorevent",
 }
+# Computed rows: read-only like the event logs, but with no verb to forge.
+COMPUTED = {"indicators_rollup", "indicators_pendingrollup", "indicators_rollupstate"}
 # An organisation administrator may not add or delete organisations.
-NO_ADD_FOR_ADMINISTRATORS = READ_ONLY | {"core_organisation"}
+NO_ADD_FOR_ADMINISTRATORS = READ_ONLY | COMPUTED | {"core_organisation"}
 
 
 def changelist(prefix):

@@ -512,4 +512,10 @@ def test_it_opens_the_admin_index_with_only_the_administrators_models(
         "Mailbox",
         "RequestEvent",
         "ReportEvent",
+        "Rollup",
+        "PendingRollup",
+        "RollupState",
+        "ManualValue",
+        "Alert",
+        "IndicatorEvent",
     }

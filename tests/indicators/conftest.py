@@ -1,9 +1,8 @@
 """Fixtures of the indicator tests: a référentiel measured from requests, and a year of them.
 
 `measured` builds one programme whose indicators use every request source (and one entered
-by hand); `year_of_requests` writes requests through the real services, then moves their
-receipt and answer to chosen instants with `save()`, as a later edit would, so the roll-up
-signals see every change.
+by hand); `year_of_requests` writes a year of requests with the due dates the services would
+give them.
 """
 
 import datetime as dt
@@ -18,7 +17,7 @@ from qualicite.charter.models import Direction, Period, SourceKind, Unit
 from qualicite.core.choices import Channel, RequestKind
 from qualicite.requests import deadlines
 from qualicite.requests import services as request_services
-from qualicite.requests.models import Prestation
+from qualicite.requests.models import Prestation, Request, Status, new_code
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -94,29 +93,47 @@ def measured(org):
     return found
 
 
-def _moved(request, *, received, replied=None, acknowledged=None):
-    """Give a request a receipt (and answer) instant as if it had happened then."""
-    organisation = request.organisation
-    request.received_at = received
-    site = deadlines.site_for(organisation, site=request.site, service=request.service)
-    delay = deadlines.Delay(request.delay_days, request.day_kind, request.delay_source)
-    request.due_at = deadlines.due_moment(organisation, received, delay, site=site)
-    if request.acknowledgement_due_at is not None:
-        ack = deadlines.Delay(2, "working", "")
-        request.acknowledgement_due_at = deadlines.due_moment(
-            organisation, received, ack, site=site
-        )
-    request.acknowledged_at = acknowledged
-    request.replied_at = replied
-    request.answer_days = deadlines.answer_days(request) if replied else None
-    request.save()
-    return request
+class _Planner:
+    """Due dates as the services compute them, with the référentiel read once per case."""
+
+    def __init__(self, organisation):
+        self.organisation = organisation
+        self.delays, self.sites, self.calendars = {}, {}, {}
+
+    def delays_for(self, kind, channel, service):
+        key = (kind, channel, service.pk if service else None)
+        if key not in self.delays:
+            answer = deadlines.answer_delay(
+                self.organisation, kind=kind, channel=channel, service=service
+            )
+            ack = deadlines.acknowledgement_delay(
+                self.organisation, kind=kind, channel=channel, service=service
+            )
+            self.delays[key] = (answer, ack)
+        return self.delays[key]
+
+    def calendar(self, service, day_kind):
+        key = service.pk if service else None
+        if key not in self.sites:
+            self.sites[key] = deadlines.site_for(self.organisation, site=None, service=service)
+        site = self.sites[key]
+        if (key, day_kind) not in self.calendars:
+            self.calendars[(key, day_kind)] = deadlines.calendar(
+                self.organisation, site=site, day_kind=day_kind
+            )
+        return self.calendars[(key, day_kind)]
 
 
 @pytest.fixture
 def year_of_requests(org, users, measured):
-    """About 300 requests over 2025 and early 2026 with known receipts, answers and kinds."""
+    """About 300 requests over 2025 and early 2026 with known receipts, answers and kinds.
+
+    They are written in bulk with the due dates the services would compute (the référentiel
+    of `measured` and the calendar): going through `create_request` 300 times would cost each
+    test several seconds. Tests of the services' own path make their requests themselves.
+    """
     rng = random.Random(20261123)
+    planner = _Planner(org)
     services = [org.service_set.get(code=c) for c in ("accueil", "naissances", "finances")]
     kinds = [
         RequestKind.INFORMATION,
@@ -129,16 +146,8 @@ def year_of_requests(org, users, measured):
     start = dt.datetime(2025, 1, 1, tzinfo=PARIS)
     for index in range(300):
         anonymous = index % 17 == 0
-        fields = {
-            "kind": rng.choice(kinds),
-            "channel": rng.choice(channels),
-            "subject": f"Demande {index}",
-            "service": rng.choice(services + [None]) if index % 23 else None,
-            "is_anonymous": anonymous,
-        }
-        if not anonymous:
-            fields.update(citizen_name="Camille Martin", citizen_email="camille@example.org")
-        request = request_services.create_request(org, actor=users["agent"], **fields)
+        kind, channel = rng.choice(kinds), rng.choice(channels)
+        service = rng.choice(services + [None]) if index % 23 else None
         # Some arrive late in the evening, when the UTC day is already the next one.
         received = start + dt.timedelta(
             days=rng.randrange(0, 420), hours=rng.choice([9, 14, 23]), minutes=rng.randrange(60)
@@ -149,7 +158,35 @@ def year_of_requests(org, users, measured):
         acknowledged = None
         if not anonymous and rng.random() < 0.9:
             acknowledged = received + dt.timedelta(hours=rng.choice([1, 30, 80]))
-        made.append(_moved(request, received=received, replied=replied, acknowledged=acknowledged))
+        answer, ack = planner.delays_for(kind, channel, service)
+        calendar = planner.calendar(service, answer.day_kind)
+        request = Request(
+            organisation=org,
+            code=new_code(),
+            kind=kind,
+            channel=channel,
+            status=Status.IN_PROGRESS if replied else Status.NEW,
+            subject=f"Demande {index}",
+            service=service,
+            is_anonymous=anonymous,
+            received_at=received,
+            entered_at=received,
+            entered_by=users["agent"],
+            delay_days=answer.days,
+            day_kind=answer.day_kind,
+            delay_source=answer.source[:300],
+            due_at=calendar.add_days(received, answer.days),
+            acknowledged_at=acknowledged,
+            replied_at=replied,
+            answer_days=calendar.count_days(received, replied) if replied else None,
+        )
+        if not anonymous:
+            request.citizen_name, request.citizen_email = "Camille Martin", "camille@example.org"
+            request.acknowledgement_due_at = planner.calendar(service, ack.day_kind).add_days(
+                received, ack.days
+            )
+        made.append(request)
+    made = Request.objects.bulk_create(made)
     prestation = Prestation.objects.create(
         organisation=org,
         service=org.service_set.get(code="naissances"),

@@ -38,7 +38,9 @@ def test_a_series_ends_with_the_given_period_oldest_first():
     assert len(found) == 12
     assert found[-1] == last
     assert found[0].start == dt.date(2025, 3, 1)
-    assert all(a.end + dt.timedelta(days=1) == b.start for a, b in zip(found, found[1:]))
+    assert all(
+        a.end + dt.timedelta(days=1) == b.start for a, b in zip(found, found[1:], strict=False)
+    )
 
 
 @given(first=days, length=st.integers(0, 800), kind=st.sampled_from(KINDS))
@@ -47,7 +49,9 @@ def test_split_covers_a_range_exactly_once(first, length, kind):
     parts = periods.split(first, last, kind)
     assert parts[0].start == first and parts[-1].end == last
     assert sum(p.days for p in parts) == length + 1
-    assert all(a.end + dt.timedelta(days=1) == b.start for a, b in zip(parts, parts[1:]))
+    assert all(
+        a.end + dt.timedelta(days=1) == b.start for a, b in zip(parts, parts[1:], strict=False)
+    )
 
 
 def test_an_unknown_kind_is_refused():
