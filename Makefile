@@ -110,6 +110,7 @@ bench: install
 	$(BIN)/python bench/calendar_due_dates.py 1000000
 	$(BIN)/python bench/complaints_report.py 20000
 	$(BIN)/python bench/requests_scale.py --requests 1000000 --runs 200
+	$(BIN)/python bench/indicators_scale.py --events 10000000 --small 100000 --runs 100
 
 serve: install messages
 	$(BIN)/qualicite migrate --noinput -v0

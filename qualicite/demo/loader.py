@@ -3,7 +3,8 @@
 Running it again changes nothing but the demo passwords, which are reset so the
 printed logins always work. Each town also gets its request configuration and a
 year of requests (qualicite.demo.requests_year), made once: a town that already has
-requests keeps them.
+requests keeps them; then the values of its indicators measured by hand, its published
+results, its roll-ups and its alerts (qualicite.demo.indicators_demo).
 """
 
 import random
@@ -18,9 +19,10 @@ from django.utils import timezone, translation
 from qualicite.charter import services as charter_services
 from qualicite.core import services as core_services
 from qualicite.core.models import Organisation, Role
-from qualicite.demo import requests_year
+from qualicite.demo import indicators_demo, requests_year
 from qualicite.demo.towns import (
     FIRST_NAMES,
+    INDICATOR_SETUPS,
     LAST_NAMES,
     REQUEST_SETUPS,
     ROLE_LOGIN_WORDS,
@@ -126,6 +128,9 @@ def build_town(
     # Texts written into requests (reply subjects…) are in the platform's language.
     with translation.override(settings.LANGUAGE_CODE):
         requests_year.build_year(organisation, REQUEST_SETUPS[town["slug"]], seed=seed, today=today)
+        indicators_demo.build_indicators(
+            organisation, INDICATOR_SETUPS[town["slug"]], seed=seed, today=today
+        )
     return logins
 
 

@@ -67,7 +67,13 @@ KIND_CHANNELS[RequestKind.SERVICE] |= {"api": 2}
 KIND_CHANNELS[RequestKind.COMPLAINT] |= {"social": 5}
 # Late answers: a few all year, twice as many in August when staff are on leave.
 LATE_RATE, AUGUST_LATE_RATE = 0.05, 0.11
-FORGOTTEN_RATE = 0.005  # never answered: the overdue ones the queue must show
+# Acts are promised for a day: few come late, or the delivery commitment would never be met.
+DELIVERY_LATE_RATE = 0.02
+UNDELIVERED_RATE = 0.005  # never marked delivered: the ones the deliveries page must show
+# Never answered: the overdue ones the queue must show, among the recent requests. Older
+# forgotten ones were found at last and answered very late: a town does not leave a request
+# unanswered for months, and its dashboard shows the lapse as late answers.
+FORGOTTEN_RATE, FORGOTTEN_FOR_DAYS, FOUND_LATE_RATE = 0.015, 60, 0.005
 IMMEDIATE_RATE = 0.65  # phone and desk questions answered there and then
 PAUSED_RATE = 0.12  # open requests waiting for a document from the citizen
 OUTCOMES = {Outcome.FOUNDED: 40, Outcome.PARTLY_FOUNDED: 25, Outcome.UNFOUNDED: 35}
@@ -218,6 +224,18 @@ class Year:
         self._sites: dict = {}
         self._calendars: dict = {}
         self.main_calendar = self.calendar(None, "working")
+        # The month before today is a busy one (setup["busy"]): more requests, one service
+        # short of staff. Being the last month closed, it is the one the dashboard opens on
+        # and the one the alerts judge, so a fresh demo shows missed commitments at once.
+        self.busy = setup.get("busy", {})
+        self.busy_end = today.replace(day=1) - timedelta(days=1)
+        self.busy_start = self.busy_end.replace(day=1)
+        self.busy_services = set()
+        if self.busy:
+            root = self.services[self.busy["service"]]
+            self.busy_services = {
+                s.pk for s in self.services.values() if root.pk in (s.pk, s.parent_id)
+            }
 
     # Dates, through the same rules as the services ---------------------------------------
 
@@ -258,6 +276,15 @@ class Year:
 
     def office_moment(self, day: date) -> datetime:
         return self.at(day, self.rng.randint(9, 16), self.rng.randrange(60))
+
+    def in_busy_month(self, instant: datetime) -> bool:
+        return self.busy_start <= instant.astimezone(self.zone).date() <= self.busy_end
+
+    def late_rate(self, request: Request) -> float:
+        """The busy service misses the due dates that fall in the busy month."""
+        if request.service_id in self.busy_services and self.in_busy_month(request.due_at):
+            return self.busy["late_rate"]
+        return AUGUST_LATE_RATE if request.entered_at.month == 8 else LATE_RATE
 
     def open_day_after(self, instant: datetime, n: int, calendar=None) -> date:
         calendar = calendar or self.main_calendar
@@ -394,17 +421,21 @@ class Year:
             and rng.random() < IMMEDIATE_RATE
         )
         silent_thanks = kind == RequestKind.THANKS and (request.is_anonymous or rng.random() < 0.5)
-        forgotten = not immediate and rng.random() < FORGOTTEN_RATE
         entered = request.entered_at
+        recent = entered >= self.cutoff - timedelta(days=FORGOTTEN_FOR_DAYS)
+        lapse = rng.random()
+        forgotten = not immediate and recent and lapse < FORGOTTEN_RATE
+        found_late = not immediate and not recent and lapse < FOUND_LATE_RATE
         # When the answer goes out, in days counted as the delay counts them.
         if forgotten:
             answered = None
         elif immediate:
             answered = entered + timedelta(minutes=rng.randint(2, 12))
         else:
-            late_rate = AUGUST_LATE_RATE if entered.month == 8 else LATE_RATE
             days = request.delay_days
-            if rng.random() < late_rate:
+            if found_late:
+                days += rng.randint(10, 30)
+            elif rng.random() < self.late_rate(request):
                 days += rng.randint(1, max(2, days // 3))
             else:
                 days = min(days, int(days * rng.betavariate(1.3, 3.0)))
@@ -654,12 +685,17 @@ class Year:
             weights = {c: w for c, w in weights.items() if c in ONLINE} or {Channel.WEB: 1}
         return _weighted(self.rng, weights)
 
-    def per_day(self, total: float, months: dict) -> list[tuple[date, int]]:
-        """How many on each day of the year: month and weekday weights, rounded at random."""
+    def per_day(self, total: float, months: dict, busy: float = 1) -> list[tuple[date, int]]:
+        """How many on each day of the year: month and weekday weights, rounded at random.
+
+        The days of the busy month get `busy` times their usual share, on top of `total`.
+        """
         scale = [months[d.month] * WEEKDAY_WEIGHTS[d.weekday()] for d in self.days]
         unit = total / sum(scale)
         counts = []
         for day, weight in zip(self.days, scale, strict=True):
+            if self.busy_start <= day <= self.busy_end:
+                weight *= busy
             expected = weight * unit
             counts.append((day, int(expected) + (self.rng.random() < expected % 1)))
         return counts
@@ -667,7 +703,8 @@ class Year:
     def requests(self) -> list[Life]:
         topics, weights = self.topics()
         lives = []
-        for day, count in self.per_day(self.setup["per_year"], MONTH_WEIGHTS):
+        volume = self.busy.get("volume", 1)
+        for day, count in self.per_day(self.setup["per_year"], MONTH_WEIGHTS, volume):
             day_open = self.main_calendar.is_open_day(day)
             for topic in self.rng.choices(topics, weights=weights, k=count):
                 life = self.receive(day, topic, self.channel(topic, day_open))
@@ -691,13 +728,18 @@ class Year:
                     requested = self.office_moment(day)
                     delivery = self.delivery(prestation, requested)
                     delivery.recorded_by = self.handler(prestation.service).user
-                    if self.rng.random() < LATE_RATE:
+                    late_rate = DELIVERY_LATE_RATE
+                    if prestation.service_id in self.busy_services and self.in_busy_month(
+                        delivery.due_at
+                    ):
+                        late_rate = self.busy.get("delivery_late_rate", late_rate)
+                    if self.rng.random() < late_rate:
                         took = days + self.rng.randint(1, 8)
                     else:
                         took = self.rng.randint(max(1, days * 2 // 5), days)
                     handed = self.office_moment(self.open_day_after(requested, took, calendar))
                     # A few are never marked delivered: the late ones the page must show.
-                    if handed < self.cutoff and self.rng.random() >= FORGOTTEN_RATE:
+                    if handed < self.cutoff and self.rng.random() >= UNDELIVERED_RATE:
                         delivery.delivered_at = handed
                     made.append(delivery)
         return made

@@ -180,6 +180,14 @@ _IDENTITY = {"channels": {"desk": 92, "web": 8}}
 REQUEST_SETUPS = {
     "beaulieu": {
         "per_year": 3000,
+        # The month before the demo's day (requests_year.Year): État civil, short of staff
+        # in a rush of identity documents, misses many due dates and delivers acts late.
+        "busy": {
+            "service": "etat-civil",
+            "volume": 1.4,
+            "late_rate": 0.3,
+            "delivery_late_rate": 0.2,
+        },
         "postcode": "14999",
         "city": "Beaulieu-sur-Orne",
         "settings": {
@@ -269,6 +277,8 @@ REQUEST_SETUPS = {
     },
     "saint-aubin": {
         "per_year": 2000,
+        # Town planning, swamped by building applications, answers many requests late.
+        "busy": {"service": "urbanisme", "volume": 1.3, "late_rate": 0.4},
         "postcode": "57999",
         "city": "Saint-Aubin-lès-Prés",
         "settings": {
@@ -371,6 +381,58 @@ REQUEST_SETUPS = {
                 ("service", 1, "Attestation fiscale", "Attestation fiscale"),
             ],
         },
+    },
+}
+
+# ---------------------------------------------------------------------------------------------
+# Indicators (qualicite.demo.indicators_demo): the results each town publishes, who answers
+# for some of them, how many items its checks by hand count, and which of those slipped into
+# the warning band in the busy month.
+
+INDICATOR_SETUPS = {
+    "beaulieu": {
+        "published": [
+            "qv-courriels-delai",
+            "qv-courriers-delai",
+            "qv-demandes-repondues",
+            "qv-actes-delai",
+            "qv-titres-delai",
+            "qv-reclamations-delai",
+            "qv-proprete-locaux",
+            "qv-signaletique",
+        ],
+        "owners": {
+            "qv-courriels-delai": Role.QUALITY_MANAGER,
+            "qv-actes-delai": Role.SERVICE_HEAD,
+            "qv-titres-delai": Role.SERVICE_HEAD,
+        },
+        "counts": {
+            "qv-signaletique": 30,
+            "qv-proprete-locaux": 20,
+            "qv-accessibilite-pmr": 24,
+            "qv-information-a-jour": 40,
+            "qv-agents-formes": 12,
+            "qv-agents-sensibilises": 45,
+            "qv-documents-revus": 16,
+            "qv-actions-soldees": 10,
+            "qv-actes-sans-erreur": 180,
+        },
+        "slipping": ["qv-proprete-locaux"],
+    },
+    "saint-aubin": {
+        "published": [
+            "spp-reponses-delai",
+            "spp-ar-electronique",
+            "spp-ar-postal",
+            "spp-demandes-repondues",
+            "spp-orientation",
+        ],
+        "owners": {
+            "spp-reponses-delai": Role.SERVICE_HEAD,
+            "spp-ar-postal": Role.QUALITY_MANAGER,
+        },
+        "counts": {"spp-accompagnement": 15, "spp-orientation": 60, "spp-eco-responsabilite": 12},
+        "slipping": [],
     },
 }
 

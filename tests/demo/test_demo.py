@@ -18,14 +18,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from qualicite.charter.models import Commitment
+from qualicite.charter.models import Commitment, Direction, Indicator, SourceKind
 from qualicite.core import permissions
 from qualicite.core.choices import Channel, RequestKind
 from qualicite.core.models import Membership, Organisation, Role, Service
 from qualicite.core.permissions import Perm
 from qualicite.demo import requests_year
 from qualicite.demo.loader import DEMO_PASSWORD
-from qualicite.demo.towns import REQUEST_SETUPS
+from qualicite.demo.towns import INDICATOR_SETUPS, REQUEST_SETUPS, ROLE_LOGIN_WORDS
+from qualicite.indicators import queries, rollups
+from qualicite.indicators.models import Alert, ManualValue, Rollup, RollupState
+from qualicite.indicators.periods import last_closed, series
 from qualicite.requests import services
 from qualicite.requests.models import (
     OPEN_STATUSES,
@@ -106,6 +109,9 @@ def test_running_it_twice_changes_nothing(demo):
                 Theme,
                 Prestation,
                 ReplyTemplate,
+                ManualValue,
+                Rollup,
+                Alert,
             )
         ]
 
@@ -284,6 +290,136 @@ def test_the_same_seed_and_day_plan_the_same_year(demo):
     assert plan(7) != plan(8)
 
 
+# Indicators: a year that is mostly met, and a busy last month ----------------------------
+
+
+def _monthly_results(organisation, month, *, services=()):
+    """Results of the month for the indicators judged monthly against a target."""
+    indicators = [
+        i
+        for i in queries.indicators_of(organisation)
+        if i.period == "month" and i.direction != Direction.WATCH and i.target is not None
+    ]
+    return queries.results(organisation, indicators, month, services=services).values()
+
+
+def _busy_month(organisation):
+    # requests_year makes the month before the demo's day the busy one.
+    return last_closed("month", rollups.today(organisation))
+
+
+def test_the_dashboard_is_filled_at_once(demo):
+    for organisation in Organisation.objects.all():
+        assert RollupState.objects.get(organisation=organisation).rebuilt_at is not None
+        computed = rollups.computed_indicators(organisation)
+        rolled = set(
+            Rollup.objects.filter(organisation=organisation).values_list("indicator_id", flat=True)
+        )
+        assert computed and rolled == {i.pk for i in computed}
+
+
+def test_most_monthly_commitments_are_met_over_the_year_before_the_busy_month(demo):
+    for organisation in Organisation.objects.all():
+        busy = _busy_month(organisation)
+        judged = Counter(
+            result.status
+            for month in series(busy.previous(), 11)
+            for result in _monthly_results(organisation, month)
+            if result.has_data
+        )
+        met = judged[queries.Status.MET]
+        assert met >= 5 * (judged[queries.Status.WARNING] + judged[queries.Status.MISSED])
+
+
+def _failing(organisation, month, services) -> Counter:
+    return Counter(
+        result.status
+        for result in _monthly_results(organisation, month, services=services)
+        if result.status in (queries.Status.MISSED, queries.Status.WARNING)
+    )
+
+
+def test_the_busy_month_misses_commitments_more_than_the_month_before(demo):
+    for organisation in Organisation.objects.all():
+        busy = _busy_month(organisation)
+        services = list(organisation.service_set.all())
+
+        in_busy = _failing(organisation, busy, services)
+        before = _failing(organisation, busy.previous(), services)
+        assert in_busy[queries.Status.MISSED] >= 1 and in_busy[queries.Status.WARNING] >= 1
+        assert in_busy.total() > before.total()
+        # The busy service is the one behind its due dates.
+        code = REQUEST_SETUPS[organisation.slug]["busy"]["service"]
+        missed_by = {
+            result.service.code
+            for result in _monthly_results(organisation, busy, services=services)
+            if result.status == queries.Status.MISSED and result.service is not None
+        }
+        assert code in missed_by
+
+
+def test_the_alerts_of_the_busy_month_are_open_and_were_sent_nowhere_real(demo, mailoutbox):
+    for organisation in Organisation.objects.all():
+        busy = _busy_month(organisation)
+        open_alerts = Alert.objects.filter(organisation=organisation, closed_at__isnull=True)
+        assert open_alerts.filter(period="month", period_start=busy.start).exists()
+        # Every alert stands for a result of its period that is not met.
+        for alert in open_alerts.select_related("indicator", "service"):
+            period = last_closed(alert.period, alert.period_end + dt.timedelta(days=1))
+            found = queries.results(
+                organisation,
+                queries.indicators_of(organisation, pks=[alert.indicator_id]),
+                period,
+                services=[alert.service] if alert.service else (),
+            )[(alert.indicator_id, alert.service_id)]
+            assert found.status == alert.status
+            assert all(address.endswith("@demo.qualicite.invalid") for address in alert.recipients)
+    assert mailoutbox == []
+
+
+def test_values_measured_by_hand_are_entered_for_each_closed_period_by_the_quality_manager(
+    demo,
+):
+    today = timezone.localdate()
+    for organisation in Organisation.objects.all():
+        manager = f"{organisation.slug}-{ROLE_LOGIN_WORDS[Role.QUALITY_MANAGER]}"
+        for indicator in Indicator.objects.filter(
+            organisation=organisation, source_kind=SourceKind.MANUAL
+        ):
+            values = ManualValue.objects.filter(indicator=indicator)
+            last = last_closed(indicator.period, today)
+            assert values.filter(period_start=last.start, period_end=last.end).exists()
+            assert not values.filter(period_end__gte=today).exists()
+            assert set(values.values_list("entered_by__username", flat=True)) == {manager}
+        # A check slipped into the warning band in the busy month.
+        for code in INDICATOR_SETUPS[organisation.slug]["slipping"]:
+            indicator = queries.indicators_of(
+                organisation, pks=Indicator.objects.filter(code=code).values("pk")
+            )
+            result = queries.results(organisation, indicator, _busy_month(organisation))
+            assert result[(indicator[0].pk, None)].status == queries.Status.WARNING
+
+
+def test_each_town_publishes_results_with_someone_responsible(demo, client):
+    for organisation in Organisation.objects.all():
+        setup = INDICATOR_SETUPS[organisation.slug]
+        published = Indicator.objects.filter(organisation=organisation, results_published=True)
+        assert set(published.values_list("code", flat=True)) == set(setup["published"])
+        owners = dict(
+            Indicator.objects.filter(organisation=organisation, owner__isnull=False).values_list(
+                "code", "owner__username"
+            )
+        )
+        assert owners == {
+            code: f"{organisation.slug}-{ROLE_LOGIN_WORDS[role]}"
+            for code, role in setup["owners"].items()
+        }
+        page = client.get(reverse("public_results:index", kwargs={"org_slug": organisation.slug}))
+        assert page.status_code == 200
+        shown = [i.name for i in published if i.name in page.content.decode()]
+        assert shown
+
+
 # The simulated rows are the rows the services write ------------------------------------
 
 IGNORED_FIELDS = {
@@ -293,6 +429,7 @@ IGNORED_FIELDS = {
     "entered_at",
     "acknowledged_at",
     "replied_at",
+    "answer_days",  # counted from the back-dated receipt to the answer
     "closed_at",
     "paused_at",
     # Keys that must be unique in the organisation: the replay cannot reuse them.
