@@ -50,9 +50,7 @@ _HANDLERS = {Perm.HANDLE_REQUESTS, Perm.ENTER_INDICATOR_VALUES}
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.AGENT: frozenset(_EVERY_ROLE | _HANDLERS),
     Role.SERVICE_HEAD: frozenset(
-        _EVERY_ROLE
-        | _HANDLERS
-        | {Perm.VALIDATE_REPLIES, Perm.VIEW_REPORTS, Perm.VIEW_INDICATORS}
+        _EVERY_ROLE | _HANDLERS | {Perm.VALIDATE_REPLIES, Perm.VIEW_REPORTS, Perm.VIEW_INDICATORS}
     ),
     Role.QUALITY_MANAGER: frozenset(
         _EVERY_ROLE
