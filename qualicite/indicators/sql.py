@@ -51,6 +51,9 @@ class _SqliteLocalDate(Func):
 
     def as_sql(self, compiler, connection, **extra):
         column, params = compiler.compile(self.source_expressions[0])
+        # SQLite's date() rounds fractional seconds to the millisecond: 23:59:59.9999995 would
+        # fall on the next day. The whole seconds decide the day, so the fraction is cut off.
+        column = f"substr({column}, 1, 19)"
         branches, branch_params = [], []
         for (_since, offset), (until, _next) in zip(self.changes, self.changes[1:], strict=False):
             branches.append(f"WHEN {column} < %s THEN date({column}, %s)")
