@@ -113,8 +113,10 @@ def test_quality_manager_adopts_a_template_edits_it_and_the_public_page_follows(
     )
     assert journey.path == f"{REFERENTIEL}engagements/{first.pk}/#indicator-{indicator.pk}"
     assert success_message(page) == tr("Indicator “%(name)s” saved.") % {"name": indicator.name}
-    overrides = card.locator("table tbody tr")
+    overrides = card.locator("table.service-targets tbody tr")
     assert overrides.count() == 1
+    # The old target stays in force for the past, the new one from today.
+    assert card.locator("table.target-history tbody tr").count() == 2
     assert overrides.locator("th").inner_text() == "État civil"
     indicator.refresh_from_db()
     assert (indicator.target, indicator.warning_threshold) == (95, 85)
