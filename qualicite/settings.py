@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "qualicite.core",
     "qualicite.charter",
     "qualicite.requests",
+    "qualicite.reception",
     "qualicite.indicators",
     "qualicite.reports",
     "qualicite.demo",

@@ -36,6 +36,10 @@ class Perm(StrEnum):
     ENTER_INDICATOR_VALUES = "enter_indicator_values"
     # Enter values for closed periods, close any alert.
     MANAGE_INDICATORS = "manage_indicators"
+    # The desk tablet and appointments: record arrivals, calls to the counter, check-ins.
+    RECEIVE_VISITORS = "receive_visitors"
+    # Import phone-system logs, map queues to services, flag test calls, import bookings.
+    MANAGE_RECEPTION = "manage_reception"
 
 
 _EVERY_ROLE = {
@@ -45,7 +49,7 @@ _EVERY_ROLE = {
     Perm.VIEW_REQUESTS,
 }
 # Those who answer citizens: agents, their heads, and the quality manager.
-_HANDLERS = {Perm.HANDLE_REQUESTS, Perm.ENTER_INDICATOR_VALUES}
+_HANDLERS = {Perm.HANDLE_REQUESTS, Perm.ENTER_INDICATOR_VALUES, Perm.RECEIVE_VISITORS}
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.AGENT: frozenset(_EVERY_ROLE | _HANDLERS),
@@ -64,6 +68,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.MANAGE_REPORTS,
             Perm.VIEW_INDICATORS,
             Perm.MANAGE_INDICATORS,
+            Perm.MANAGE_RECEPTION,
         }
     ),
     Role.AUDITOR: frozenset(
@@ -71,7 +76,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     ),
     Role.DIRECTION: frozenset(_EVERY_ROLE | {Perm.VIEW_REPORTS, Perm.VIEW_INDICATORS}),
     Role.ADMINISTRATOR: frozenset(
-        _EVERY_ROLE | {Perm.MANAGE_ORGANISATION, Perm.VIEW_HISTORY, Perm.MANAGE_PERSONAL_DATA}
+        _EVERY_ROLE
+        | {
+            Perm.MANAGE_ORGANISATION,
+            Perm.VIEW_HISTORY,
+            Perm.MANAGE_PERSONAL_DATA,
+            Perm.MANAGE_RECEPTION,
+        }
     ),
 }
 

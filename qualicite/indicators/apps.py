@@ -8,5 +8,11 @@ class IndicatorsConfig(AppConfig):
     verbose_name = _("Indicators")
 
     def ready(self):
-        # The request sources register themselves; the signals mark changed days for tick.
-        from qualicite.indicators import signals, sources_requests, tasks  # noqa: F401
+        # The sources register themselves; the signals mark changed days for tick.
+        from qualicite.indicators import (  # noqa: F401
+            signals,
+            sources_desk,
+            sources_phone,
+            sources_requests,
+            tasks,
+        )

@@ -1,0 +1,1 @@
+"""Sources measured from the desk visits and the appointments (reception app)."""

@@ -1,0 +1,1 @@
+"""Sources measured from the phone calls imported from the phone system (reception app)."""
