@@ -1,9 +1,9 @@
 """Mark the days whose records changed, for tick to roll them up again.
 
-The request and delivery services (a lower app) know nothing of indicators: a saved or
-deleted record (post_save, post_delete, and `requests.signals.request_updated` for the
-services' conditional updates) marks the local days it counts on, before and after the
-change, and a change to what an indicator counts (source, channels, services) marks the
+The request, delivery and reception services (lower apps) know nothing of indicators: a
+saved or deleted record (post_save, post_delete, `requests.signals.request_updated` for the
+services' conditional updates, `reception.signals.records_changed` for bulk imports) marks the
+local days it counts on, before and after the change, and a change to what an indicator counts (source, channels, services) marks the
 whole indicator.
 Writes that bypass `save()` (bulk loads such as the demo) are caught by `indicators rebuild`
 and by the first tick, which rolls up an organisation never rolled up before.
@@ -14,6 +14,8 @@ from django.dispatch import receiver
 
 from qualicite.charter.models import Commitment, Indicator, SourceKind
 from qualicite.indicators import rollups
+from qualicite.reception.models import Appointment, Call, DeskVisit
+from qualicite.reception.signals import records_changed
 from qualicite.requests.models import Delivery, Request
 from qualicite.requests.signals import request_updated
 
@@ -21,6 +23,9 @@ from qualicite.requests.signals import request_updated
 WATCHED = {
     Request: ("requests", ("received_at", "replied_at")),
     Delivery: ("deliveries", ("delivered_at",)),
+    Call: ("calls", ("entered_at",)),
+    DeskVisit: ("desk_visits", ("arrived_at",)),
+    Appointment: ("appointments", ("starts_at",)),
 }
 _ORIGINAL = "_indicators_original"
 
@@ -52,6 +57,12 @@ def _mark(sender, instance, **kwargs):
 @receiver(request_updated, dispatch_uid="indicators-request-updated")
 def _request_updated(sender, instance, **kwargs):
     _mark(Request, instance)
+
+
+@receiver(records_changed, dispatch_uid="indicators-reception-records-changed")
+def _records_changed(sender, organisation_id, days, **kwargs):
+    family, _fields = WATCHED[sender]
+    rollups.mark_days(organisation_id, family, days)
 
 
 for model in WATCHED:
