@@ -3,8 +3,8 @@
 The request, delivery and reception services (lower apps) know nothing of indicators: a
 saved or deleted record (post_save, post_delete, `requests.signals.request_updated` for the
 services' conditional updates, `reception.signals.records_changed` for bulk imports) marks the
-local days it counts on, before and after the change, and a change to what an indicator counts (source, channels, services) marks the
-whole indicator.
+local days it counts on, before and after the change, and a change to what an indicator
+counts (source, channels, services) marks the whole indicator.
 Writes that bypass `save()` (bulk loads such as the demo) are caught by `indicators rebuild`
 and by the first tick, which rolls up an organisation never rolled up before.
 """
