@@ -8,4 +8,4 @@ class CoreConfig(AppConfig):
     verbose_name = _("Organisations")
 
     def ready(self):
-        from qualicite.core import checks, tasks  # noqa: F401 - registers checks and tick jobs
+        from qualicite.core import checks, signals, tasks  # noqa: F401 - checks, signals, ticks

@@ -755,7 +755,10 @@ def _name(user) -> str:
 
 
 def _write(organisation, lives: list[Life], counter: list[Delivery]) -> None:
-    # Requests and replies need their primary keys (events point at them): bulk_create.
+    # Requests and replies need their primary keys (events point at them): bulk_create,
+    # which skips save(): the local days are stamped here.
+    for life in lives:
+        life.request.stamp_days()
     Request.objects.bulk_create([life.request for life in lives], batch_size=500)
     replies = [life.reply for life in lives if life.reply]
     for reply in replies:

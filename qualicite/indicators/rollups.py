@@ -74,6 +74,30 @@ def compute(indicator: Indicator, start: date, end: date) -> list[sources.Row]:
     return rows
 
 
+def compute_all(organisation: Organisation, start: date, end: date, indicators) -> dict:
+    """{indicator id: day rows} over start..end; sources sharing a scan read their records once."""
+    found, by_scan = {}, defaultdict(list)
+    for indicator in indicators:
+        source = sources.get(indicator.source)
+        if source.scan is not None and not source.versioned:
+            by_scan[source.scan].append(indicator)
+        else:
+            found[indicator.pk] = compute(indicator, start, end)
+    for scan, group in by_scan.items():
+        scopes = [
+            sources.Scope(
+                organisation=organisation,
+                indicator=indicator,
+                start=start,
+                end=end,
+                service_ids=sources.service_scope(indicator),
+            )
+            for indicator in group
+        ]
+        found.update(scan(scopes))
+    return found
+
+
 def _write(indicator: Indicator, rows: Iterable[sources.Row]) -> int:
     written = [
         Rollup(
@@ -102,10 +126,12 @@ class RollupResult:
 def roll_up(organisation: Organisation, start: date, end: date, indicators) -> RollupResult:
     """Replace the roll-ups of `indicators` for the days start..end by freshly computed ones."""
     result = RollupResult(days=(end - start).days + 1)
+    indicators = list(indicators)
     with transaction.atomic():
+        Rollup.objects.filter(indicator__in=indicators, day__gte=start, day__lte=end).delete()
+        computed = compute_all(organisation, start, end, indicators)
         for indicator in indicators:
-            Rollup.objects.filter(indicator=indicator, day__gte=start, day__lte=end).delete()
-            result.rows += _write(indicator, compute(indicator, start, end))
+            result.rows += _write(indicator, computed[indicator.pk])
             result.indicators += 1
     return result
 

@@ -13,6 +13,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_init, post_s
 from django.dispatch import receiver
 
 from qualicite.charter.models import Commitment, Indicator, SourceKind
+from qualicite.core.signals import time_zone_changed
 from qualicite.indicators import rollups
 from qualicite.reception.models import Appointment, Call, DeskVisit
 from qualicite.reception.signals import records_changed
@@ -116,4 +117,11 @@ def _scope_changed(sender, instance, action, **kwargs):
 
 def _recount_commitment(commitment: Commitment) -> None:
     for indicator in commitment.indicators.filter(source_kind=SourceKind.COMPUTED):
+        rollups.mark_indicator(indicator)
+
+
+@receiver(time_zone_changed, dispatch_uid="indicators-time-zone")
+def _time_zone_changed(sender, organisation, **kwargs):
+    # Every record may now count on another local day: roll up the whole history again.
+    for indicator in rollups.computed_indicators(organisation):
         rollups.mark_indicator(indicator)

@@ -112,6 +112,10 @@ class Source:
     versioned: bool = False
     # The first day with records, to bound a full rebuild.
     first_day: Callable[[Organisation], date | None] | None = None
+    # Several sources computed in one read of their records: called with the scopes of all
+    # the indicators (same organisation and days) whose source has this same `scan`, it
+    # returns {indicator id: rows}, the rows `compute` gives for each. Not for versioned ones.
+    scan: Callable[[list[Scope]], dict[int, list[Row]]] | None = None
 
 
 _sources: dict[str, Source] = {}

@@ -17,8 +17,8 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from qualicite.core.choices import RequestKind
+from qualicite.core.localday import local_date
 from qualicite.indicators.sources import Column, Measure, Row, Scope, Source, register
-from qualicite.indicators.sql import local_date
 from qualicite.requests.models import Delivery, Request
 
 REQUESTS, DELIVERIES = "requests", "deliveries"
@@ -31,31 +31,27 @@ ACKNOWLEDGED_IN_TIME = Q(acknowledged_at__isnull=False) & Q(
 
 
 def _requests(scope: Scope, on: str, *extra: Q):
-    """Requests of the scope whose `on` instant falls in its days, with the local day."""
+    """Requests of the scope whose `on` day ("received" or "replied") is one of its days."""
     query = Request.objects.filter(
         scope.service_filter(),
         *extra,
         organisation=scope.organisation,
-        **{f"{on}__gte": scope.start_utc, f"{on}__lt": scope.end_utc},
+        **{f"{on}_day__gte": scope.start, f"{on}_day__lte": scope.end},
     )
     if scope.channels:
         query = query.filter(channel__in=scope.channels)
     return query
 
 
-def _grouped(query, on: str, scope: Scope, **aggregates):
-    return (
-        query.annotate(local_day=local_date(on, scope.zone, scope.start_utc, scope.end_utc))
-        .order_by()
-        .values("service_id", "local_day")
-        .annotate(**aggregates)
+def _ratio_rows(query, on: str, numerator: Q):
+    day = f"{on}_day"
+    rows = (
+        query.order_by()
+        .values("service_id", day)
+        .annotate(den=Count("kind"), num=Count("kind", filter=numerator))
     )
-
-
-def _ratio_rows(query, on: str, scope: Scope, numerator: Q):
-    rows = _grouped(query, on, scope, den=Count("id"), num=Count("id", filter=numerator))
     for row in rows:
-        yield Row(row["service_id"], row["local_day"], row["num"], row["den"])
+        yield Row(row["service_id"], row[day], row["num"], row["den"])
 
 
 def _when(instant) -> str:
@@ -82,8 +78,8 @@ REQUEST_COLUMNS = (
 
 
 def _first_request_day(organisation):
-    first = Request.objects.filter(organisation=organisation).aggregate(first=Min("received_at"))
-    return timezone.localtime(first["first"], organisation.zone).date() if first["first"] else None
+    first = Request.objects.filter(organisation=organisation).aggregate(first=Min("received_day"))
+    return first["first"]
 
 
 def _request_source(name, label, measure, compute, records, failing=None, **options):
@@ -99,20 +95,114 @@ def _request_source(name, label, measure, compute, records, failing=None, **opti
             columns=options.pop("columns", REQUEST_COLUMNS),
             link=_request_link,
             first_day=_first_request_day,
+            scan=scan_requests,
             **options,
         )
     )
+
+
+# The request sources in two scans ----------------------------------------------------------
+#
+# Computed one by one, the request indicators would read the whole request log once each.
+# A roll-up computes them together instead: one grouped scan per day of receipt and one per
+# day of the answer (each served by a covering index on the stored local days), grouped also
+# by what the indicators filter on (service, kind, channel, answer delay), then each
+# indicator's rows are summed from those groups. `compute` of each source stays the
+# reference; a test checks that the scan gives the same rows.
+
+ON_RECEIPT = {  # source → (numerator, denominator) among the receipt groups' counts
+    "requests.answered": ("answered", "n"),
+    "requests.acknowledged_in_time": ("acknowledged", "to_acknowledge"),
+    "requests.complaint_rate": ("complaints", "n"),
+}
+ON_ANSWER = ("requests.answered_in_time", "requests.complaints_answered_in_time")
+ON_ANSWER_DAYS = (
+    "requests.answer_delay_median",
+    "requests.answer_delay_p90",
+    "requests.answer_delay_mean",
+)
+
+
+def _takes(scope: Scope, row: dict) -> bool:
+    if scope.service_ids is not None and row["service_id"] not in scope.service_ids:
+        return False
+    return not scope.channels or row["channel"] in scope.channels
+
+
+def scan_requests(scopes: list[Scope]) -> dict[int, list[Row]]:
+    """{indicator id: day rows} of request indicators sharing an organisation and days."""
+    first = scopes[0]
+    requests = Request.objects.filter(organisation=first.organisation).order_by()
+    sums = {scope.indicator.pk: defaultdict(lambda: [0, 0, defaultdict(int)]) for scope in scopes}
+    receipt = [s for s in scopes if s.indicator.source in ON_RECEIPT]
+    if receipt:
+        groups = (
+            requests.filter(received_day__gte=first.start, received_day__lte=first.end)
+            .values("received_day", "service_id", "kind", "channel")
+            .annotate(
+                n=Count("kind"),
+                answered=Count("replied_at"),
+                to_acknowledge=Count("acknowledgement_due_at"),
+                acknowledged=Count("kind", filter=ACKNOWLEDGED_IN_TIME),
+            )
+        )
+        for row in groups.iterator(chunk_size=10000):
+            thanks = row["kind"] == RequestKind.THANKS
+            row["complaints"] = row["n"] if row["kind"] == RequestKind.COMPLAINT else 0
+            key = (row["service_id"], row["received_day"])
+            for scope in receipt:
+                source = scope.indicator.source
+                if (thanks and source != "requests.complaint_rate") or not _takes(scope, row):
+                    continue
+                numerator, denominator = ON_RECEIPT[source]
+                entry = sums[scope.indicator.pk][key]
+                entry[0] += row[numerator]
+                entry[1] += row[denominator]
+    answer = [s for s in scopes if s.indicator.source in (*ON_ANSWER, *ON_ANSWER_DAYS)]
+    if answer:
+        groups = (
+            requests.filter(replied_day__gte=first.start, replied_day__lte=first.end)
+            .exclude(kind=RequestKind.THANKS)
+            .values("replied_day", "service_id", "kind", "channel", "answer_days")
+            .annotate(n=Count("kind"), in_time=Count("kind", filter=IN_TIME))
+        )
+        for row in groups.iterator(chunk_size=10000):
+            key = (row["service_id"], row["replied_day"])
+            days = row["answer_days"]
+            for scope in answer:
+                source = scope.indicator.source
+                if not _takes(scope, row):
+                    continue
+                entry = sums[scope.indicator.pk][key]
+                if source in ON_ANSWER:
+                    if source == ON_ANSWER[1] and row["kind"] != RequestKind.COMPLAINT:
+                        continue
+                    entry[0] += row["in_time"]
+                    entry[1] += row["n"]
+                elif days is not None:
+                    entry[0] += days * row["n"]
+                    entry[1] += row["n"]
+                    entry[2][str(days)] += row["n"]
+    found = {}
+    for scope in scopes:
+        with_histogram = scope.indicator.source in ON_ANSWER_DAYS
+        found[scope.indicator.pk] = [
+            Row(service, day, num, den, dict(histogram) if with_histogram else {})
+            for (service, day), (num, den, histogram) in sums[scope.indicator.pk].items()
+            if den
+        ]
+    return found
 
 
 # requests.answered: answered ÷ received, per day of receipt --------------------------------
 
 
 def _received(scope: Scope):
-    return _requests(scope, "received_at", NEEDS_ANSWER)
+    return _requests(scope, "received", NEEDS_ANSWER)
 
 
 def _answered(scope: Scope):
-    return _ratio_rows(_received(scope), "received_at", scope, Q(replied_at__isnull=False))
+    return _ratio_rows(_received(scope), "received", Q(replied_at__isnull=False))
 
 
 _request_source(
@@ -129,11 +219,11 @@ _request_source(
 
 
 def _replied(scope: Scope, *extra: Q):
-    return _requests(scope, "replied_at", NEEDS_ANSWER, *extra)
+    return _requests(scope, "replied", NEEDS_ANSWER, *extra)
 
 
 def _answered_in_time(scope: Scope):
-    return _ratio_rows(_replied(scope), "replied_at", scope, IN_TIME)
+    return _ratio_rows(_replied(scope), "replied", IN_TIME)
 
 
 _request_source(
@@ -151,7 +241,7 @@ def _replied_complaints(scope: Scope):
 
 
 def _complaints_in_time(scope: Scope):
-    return _ratio_rows(_replied_complaints(scope), "replied_at", scope, IN_TIME)
+    return _ratio_rows(_replied_complaints(scope), "replied", IN_TIME)
 
 
 _request_source(
@@ -169,11 +259,11 @@ _request_source(
 
 
 def _to_acknowledge(scope: Scope):
-    return _requests(scope, "received_at", NEEDS_ANSWER, Q(acknowledgement_due_at__isnull=False))
+    return _requests(scope, "received", NEEDS_ANSWER, Q(acknowledgement_due_at__isnull=False))
 
 
 def _acknowledged(scope: Scope):
-    return _ratio_rows(_to_acknowledge(scope), "received_at", scope, ACKNOWLEDGED_IN_TIME)
+    return _ratio_rows(_to_acknowledge(scope), "received", ACKNOWLEDGED_IN_TIME)
 
 
 _request_source(
@@ -202,13 +292,12 @@ def _answer_days(scope: Scope):
     histograms: dict[tuple, dict[str, int]] = defaultdict(dict)
     rows = (
         _with_days(scope)
-        .annotate(local_day=local_date("replied_at", scope.zone, scope.start_utc, scope.end_utc))
         .order_by()
-        .values("service_id", "local_day", "answer_days")
-        .annotate(n=Count("id"))
+        .values("service_id", "replied_day", "answer_days")
+        .annotate(n=Count("kind"))
     )
     for row in rows:
-        key = (row["service_id"], row["local_day"])
+        key = (row["service_id"], row["replied_day"])
         histograms[key][str(row["answer_days"])] = row["n"]
     for (service_id, day), histogram in histograms.items():
         total = sum(histogram.values())
@@ -250,11 +339,11 @@ _request_source(
 
 
 def _all_received(scope: Scope):
-    return _requests(scope, "received_at")
+    return _requests(scope, "received")
 
 
 def _complaint_rate(scope: Scope):
-    return _ratio_rows(_all_received(scope), "received_at", scope, Q(kind=RequestKind.COMPLAINT))
+    return _ratio_rows(_all_received(scope), "received", Q(kind=RequestKind.COMPLAINT))
 
 
 _request_source(

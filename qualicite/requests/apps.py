@@ -8,4 +8,4 @@ class RequestsConfig(AppConfig):
     verbose_name = _("Requests")
 
     def ready(self):
-        from qualicite.requests import mail, privacy, tasks  # noqa: F401 - registers the tick jobs
+        from qualicite.requests import days, mail, privacy, tasks  # noqa: F401 - tick jobs, signals

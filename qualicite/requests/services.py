@@ -234,6 +234,7 @@ def create_request(
 def _saved(request: Request, *, version: int | None, fields: list[str]) -> None:
     """Save `fields` unless someone saved the request since `version` was read."""
     expected = request.version if version is None else version
+    fields = [*fields, *request.stamp_days()]
     values = {name: getattr(request, name) for name in fields}
     updated = Request.objects.filter(pk=request.pk, version=expected).update(
         version=F("version") + 1, **values

@@ -429,6 +429,7 @@ IGNORED_FIELDS = {
     "entered_at",
     "acknowledged_at",
     "replied_at",
+    "replied_day",  # the local day of replied_at
     "answer_days",  # counted from the back-dated receipt to the answer
     "closed_at",
     "paused_at",

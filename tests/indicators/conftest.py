@@ -185,6 +185,7 @@ def year_of_requests(org, users, measured):
             request.acknowledgement_due_at = planner.calendar(service, ack.day_kind).add_days(
                 received, ack.days
             )
+        request.stamp_days()  # bulk_create skips save(), which stamps them
         made.append(request)
     made = Request.objects.bulk_create(made)
     prestation = Prestation.objects.create(

@@ -6,6 +6,7 @@ import pytest
 from qualicite.charter import services as charter_services
 from qualicite.charter.models import EARLIEST
 from qualicite.core.choices import Channel
+from qualicite.core.models import Organisation
 from qualicite.indicators import rollups, tasks
 from qualicite.indicators.models import PendingRollup, Rollup, RollupState
 from qualicite.requests import deadlines
@@ -159,3 +160,24 @@ def test_an_answer_records_the_days_counted_since_receipt(org, users, measured):
     )
     assert request.answer_days == calendar.count_days(request.received_at, request.replied_at)
     assert request.answer_days > 100  # received in 2025, answered today
+
+
+def test_a_new_time_zone_restamps_the_days_and_rolls_up_the_indicators_again(org, users, measured):
+    request = request_services.create_request(
+        org,
+        actor=users["agent"],
+        kind="information",
+        channel=Channel.PHONE,
+        subject="Horaires",
+        citizen_name="Camille Martin",
+        citizen_phone="0612345678",
+        received_at=dt.datetime(2026, 3, 2, 0, 30, tzinfo=PARIS),
+    )
+    PendingRollup.objects.all().delete()
+    organisation = Organisation.objects.get(pk=org.pk)
+    organisation.time_zone = "America/Cayenne"  # UTC-3: 23:30 UTC on 1 March → 20:30 the 1st
+    organisation.save()
+    request.refresh_from_db()
+    assert request.received_day == dt.date(2026, 3, 1)
+    marked = set(PendingRollup.objects.exclude(indicator=None).values_list("indicator", flat=True))
+    assert marked == {i.pk for i in measured.values() if i.source}

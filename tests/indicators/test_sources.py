@@ -29,9 +29,10 @@ from hypothesis import strategies as st
 
 from qualicite.charter import services as charter_services
 from qualicite.charter.models import Direction, Unit
+from qualicite.core import localday
 from qualicite.core.choices import Channel, RequestKind
 from qualicite.core.models import Organisation, Service
-from qualicite.indicators import rollups, sources, sql
+from qualicite.indicators import rollups, sources
 from qualicite.indicators.models import IndicatorEvent, Rollup
 from qualicite.indicators.tasks import refresh_rollups
 from qualicite.requests import services as request_services
@@ -544,7 +545,7 @@ def test_the_database_computes_the_local_day_of_any_instant_as_zoneinfo_does(
     start, end = instant - before, instant + after
     computed = (
         IndicatorEvent.objects.filter(pk=event.pk)
-        .annotate(day=sql.local_date("at", ZoneInfo(zone), start, end))
+        .annotate(day=localday.local_date("at", ZoneInfo(zone), start, end))
         .values_list("day", flat=True)
         .get()
     )
