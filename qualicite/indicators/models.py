@@ -12,6 +12,22 @@ from qualicite.core.models import EventBase, OrganisationScoped, Service
 from qualicite.requests.models import PrivateStorage
 
 
+def one_per_service(*fields: str, name: str, unrouted_name: str) -> list:
+    """One row per service and `fields`, and one row for "no service" (the organisation's).
+
+    A plain unique constraint would let several rows with no service through, NULLs being
+    distinct to SQL: each case gets its own partial constraint.
+    """
+    return [
+        models.UniqueConstraint(
+            fields=["indicator", "service", *fields], condition=Q(service__isnull=False), name=name
+        ),
+        models.UniqueConstraint(
+            fields=["indicator", *fields], condition=Q(service__isnull=True), name=unrouted_name
+        ),
+    ]
+
+
 class Rollup(OrganisationScoped):
     """One indicator's numerator and denominator for one service and one local day.
 
@@ -42,22 +58,53 @@ class Rollup(OrganisationScoped):
         verbose_name = _("daily roll-up")
         verbose_name_plural = _("daily roll-ups")
         indexes = [models.Index(fields=["indicator", "day"], name="rollup_indicator_day")]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["indicator", "service", "day"],
-                condition=Q(service__isnull=False),
-                name="rollup_one_per_service_day",
-            ),
-            models.UniqueConstraint(
-                fields=["indicator", "day"],
-                condition=Q(service__isnull=True),
-                name="rollup_one_unrouted_per_day",
-            ),
-        ]
+        constraints = one_per_service(
+            "day", name="rollup_one_per_service_day", unrouted_name="rollup_one_unrouted_per_day"
+        )
 
     def __str__(self):
         return (
             f"{self.indicator_id} {self.service_id} {self.day}: {self.numerator}/{self.denominator}"
+        )
+
+
+class MonthlyRollup(OrganisationScoped):
+    """The sum of a month's daily roll-ups (histograms summed too), written with them.
+
+    Dashboards show months, quarters and years with twelve-month trends: reading twelve rows
+    per indicator and service instead of 365 keeps a page's cost flat however busy the days
+    are. Always derived from `Rollup` in the same transaction, never computed apart.
+    """
+
+    indicator = models.ForeignKey(
+        Indicator, on_delete=models.CASCADE, related_name="+", verbose_name=_("indicator")
+    )
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("service"),
+    )
+    month = models.DateField(_("month"))  # its first day
+    numerator = models.BigIntegerField(_("numerator"), default=0)
+    denominator = models.BigIntegerField(_("denominator"), default=0)
+    histogram = models.JSONField(_("distribution"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["indicator", "month", "service"]
+        verbose_name = _("monthly roll-up")
+        verbose_name_plural = _("monthly roll-ups")
+        indexes = [models.Index(fields=["indicator", "month"], name="monthly_indicator_month")]
+        constraints = one_per_service(
+            "month", name="monthly_one_per_service", unrouted_name="monthly_one_unrouted"
+        )
+
+    def __str__(self):
+        return (
+            f"{self.indicator_id} {self.service_id} {self.month}: "
+            f"{self.numerator}/{self.denominator}"
         )
 
 
@@ -139,18 +186,11 @@ class ManualValue(OrganisationScoped):
         ordering = ["indicator", "-period_start", "service"]
         verbose_name = _("value entered by hand")
         verbose_name_plural = _("values entered by hand")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["indicator", "service", "period_start"],
-                condition=Q(service__isnull=False),
-                name="manual_value_one_per_service_period",
-            ),
-            models.UniqueConstraint(
-                fields=["indicator", "period_start"],
-                condition=Q(service__isnull=True),
-                name="manual_value_one_per_period",
-            ),
-        ]
+        constraints = one_per_service(
+            "period_start",
+            name="manual_value_one_per_service_period",
+            unrouted_name="manual_value_one_per_period",
+        )
 
     def __str__(self):
         return f"{self.indicator} {self.period_start}: {self.value}"
@@ -169,18 +209,11 @@ class ManualReminder(OrganisationScoped):
     class Meta:
         verbose_name = _("manual value reminder")
         verbose_name_plural = _("manual value reminders")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["indicator", "service", "period_start"],
-                condition=Q(service__isnull=False),
-                name="manual_reminder_once_per_service",
-            ),
-            models.UniqueConstraint(
-                fields=["indicator", "period_start"],
-                condition=Q(service__isnull=True),
-                name="manual_reminder_once",
-            ),
-        ]
+        constraints = one_per_service(
+            "period_start",
+            name="manual_reminder_once_per_service",
+            unrouted_name="manual_reminder_once",
+        )
 
 
 class AlertStatus(models.TextChoices):
@@ -230,18 +263,12 @@ class Alert(OrganisationScoped):
         verbose_name = _("alert")
         verbose_name_plural = _("alerts")
         indexes = [models.Index(fields=["organisation", "closed_at"], name="alert_open")]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["indicator", "service", "period", "period_start"],
-                condition=Q(service__isnull=False),
-                name="alert_once_per_service_period",
-            ),
-            models.UniqueConstraint(
-                fields=["indicator", "period", "period_start"],
-                condition=Q(service__isnull=True),
-                name="alert_once_per_period",
-            ),
-        ]
+        constraints = one_per_service(
+            "period",
+            "period_start",
+            name="alert_once_per_service_period",
+            unrouted_name="alert_once_per_period",
+        )
 
     def __str__(self):
         return f"{self.indicator} {self.period_start}–{self.period_end}: {self.status}"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from django.utils import formats
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from qualicite.charter.models import Period as PeriodKind
@@ -24,6 +26,9 @@ class Period:
 
     @property
     def label(self) -> str:
+        return _label(self, get_language())
+
+    def _label(self) -> str:
         if self.kind == PeriodKind.DAY:
             return formats.date_format(self.start, "DATE_FORMAT")
         if self.kind == PeriodKind.WEEK:
@@ -45,9 +50,7 @@ class Period:
     @property
     def short_label(self) -> str:
         """What fits under a sparkline point or in a column heading."""
-        if self.kind == PeriodKind.MONTH:
-            return formats.date_format(self.start, "M Y")
-        return self.label
+        return _short_label(self, get_language())
 
     @property
     def days(self) -> int:
@@ -61,6 +64,20 @@ class Period:
 
     def next(self) -> Period:
         return containing(self.end + timedelta(days=1), self.kind)
+
+
+# A dashboard writes the same twelve months hundreds of times (sparklines, tables, captions):
+# each label is formatted once per language.
+@lru_cache(maxsize=4096)
+def _label(period: Period, language: str | None) -> str:
+    return period._label()
+
+
+@lru_cache(maxsize=4096)
+def _short_label(period: Period, language: str | None) -> str:
+    if period.kind == PeriodKind.MONTH:
+        return formats.date_format(period.start, "M Y")
+    return period._label()
 
 
 def custom(start: date, end: date) -> Period:

@@ -9,21 +9,23 @@ never averaged. No record in the period means "no data", never 0 % or 100 %.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from functools import cached_property
 
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from qualicite.charter.models import Direction, Indicator, SourceKind, Unit
 from qualicite.core.models import Organisation, Service
-from qualicite.indicators import sources
-from qualicite.indicators.models import ManualValue, Rollup, RollupState
+from qualicite.indicators import sources, sums
+from qualicite.indicators.models import RollupState
 from qualicite.indicators.periods import Period, containing, series
 
-CENT = Decimal("0.01")
+CENT = sums.CENT
 
 
 class Status(StrEnum):
@@ -76,7 +78,7 @@ class Result:
     def status_symbol(self) -> str:
         return STATUS_SYMBOLS[self.status]
 
-    @property
+    @cached_property  # shown twice per point of a trend: sparkline and table
     def value_display(self) -> str:
         if self.value is None:
             return str(_("no data"))
@@ -150,6 +152,22 @@ def target_in_force(indicator: Indicator, service: Service | None, period: Perio
     return revision.target_for(service.pk if service is not None else None)
 
 
+def targets_over(indicator: Indicator, service: Service | None, periods: list[Period]) -> list:
+    """`target_in_force` of each of `periods` (in order), each revision read once."""
+    revisions = sorted(indicator.revisions.all(), key=lambda r: r.effective_from)
+    starts = [r.effective_from for r in revisions]
+    key = service.pk if service is not None else None
+    found, known = [], {}
+    for period in periods:
+        index = bisect_right(starts, period.end) - 1
+        if index not in known:
+            known[index] = (
+                indicator.target_for(service) if index < 0 else revisions[index].target_for(key)
+            )
+        found.append(known[index])
+    return found
+
+
 def _descendants(organisation: Organisation) -> dict[int, set[int]]:
     """Each service with all its sub-services."""
     children: dict[int | None, list[int]] = defaultdict(list)
@@ -185,72 +203,27 @@ def indicators_of(organisation: Organisation, pks=None):
     return list(query)
 
 
-def _computed_sums(indicators, period: Period, service_groups: dict):
-    """{(indicator id, group key): [numerator, denominator, histogram]} over the period."""
-    sums: dict[tuple, list] = {}
+def _result(indicator, service, period, computed_entry, manual_entry, target) -> Result:
+    """A result from the sums of its period (None when nothing was counted or entered)."""
+    result = Result(indicator, service, period)
+    if indicator.source_kind == SourceKind.COMPUTED:
+        if computed_entry is not None and computed_entry[1]:
+            result.numerator, result.denominator = computed_entry[0], computed_entry[1]
+            result.histogram = dict(computed_entry[2])
+            result.value = value_of(indicator, *computed_entry)
+    elif manual_entry is not None and manual_entry[0] == "counts":
+        result.numerator, result.denominator = manual_entry[1], manual_entry[2]
+        result.value = value_of(indicator, manual_entry[1], manual_entry[2])
+    elif manual_entry is not None:
+        result.value = manual_entry[1]
+    result.target, result.warning_threshold = target
+    result.status = status_of(indicator, result.value, result.target, result.warning_threshold)
+    return result
+
+
+def _split(indicators) -> tuple[list, list]:
     computed = [i for i in indicators if i.source_kind == SourceKind.COMPUTED]
-    if not computed:
-        return sums
-    quantiles = {
-        i.pk
-        for i in computed
-        if sources.get(i.source) and sources.get(i.source).measure == sources.Measure.QUANTILE
-    }
-    rows = Rollup.objects.filter(indicator__in=computed, day__gte=period.start, day__lte=period.end)
-    if None not in service_groups:
-        # Services only: read their rows, not the whole organisation's.
-        rows = rows.filter(service_id__in=set().union(*service_groups.values()))
-    per_service = (
-        rows.order_by()
-        .values("indicator_id", "service_id")
-        .annotate(num=Sum("numerator"), den=Sum("denominator"))
-    )
-    histograms: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
-    if quantiles:
-        for indicator_id, service_id, histogram in rows.filter(
-            indicator_id__in=quantiles
-        ).values_list("indicator_id", "service_id", "histogram"):
-            for value, n in histogram.items():
-                histograms[(indicator_id, service_id)][value] += n
-    for row in per_service:
-        for key, members in service_groups.items():
-            if members is not None and row["service_id"] not in members:
-                continue
-            entry = sums.setdefault((row["indicator_id"], key), [0, 0, defaultdict(int)])
-            entry[0] += row["num"] or 0
-            entry[1] += row["den"] or 0
-            for value, n in histograms.get((row["indicator_id"], row["service_id"]), {}).items():
-                entry[2][value] += n
-    return sums
-
-
-def _manual_sums(indicators, period: Period, service_groups: dict):
-    """Values entered by hand whose period starts within `period`, combined per group.
-
-    Counts add up when every value came with them; otherwise the values are averaged.
-    """
-    sums: dict[tuple, list] = {}
-    manual = [i for i in indicators if i.source_kind == SourceKind.MANUAL]
-    if not manual:
-        return sums
-    collected: dict[tuple, list] = defaultdict(list)
-    for value in ManualValue.objects.filter(
-        indicator__in=manual, period_start__gte=period.start, period_start__lte=period.end
-    ):
-        for key, members in service_groups.items():
-            if members is None or value.service_id in members:
-                collected[(value.indicator_id, key)].append(value)
-    for key, values in collected.items():
-        if all(v.numerator is not None and v.denominator for v in values):
-            sums[key] = (
-                "counts",
-                sum(v.numerator for v in values),
-                sum(v.denominator for v in values),
-            )
-        else:
-            mean = sum(v.value for v in values) / len(values)
-            sums[key] = ("values", mean.quantize(CENT, rounding=ROUND_HALF_UP), len(values))
-    return sums
+    return computed, [i for i in indicators if i.source_kind == SourceKind.MANUAL]
 
 
 def results(
@@ -271,55 +244,92 @@ def results(
     groups: dict = {service.pk: tree.get(service.pk, {service.pk}) for service in services}
     if consolidated:
         groups[None] = None
-    computed = _computed_sums(indicators, period, groups)
-    manual = _manual_sums(indicators, period, groups)
+    computed, manual = _split(indicators)
+    # Each service's sums read once, then folded into every group that counts it.
+    read = None if consolidated else set().union(*groups.values()) if groups else set()
+    per_service = sums.computed_sums(computed, [period], read, per_service=True)
+    computed_sums: dict[tuple, list] = {}
+    for (indicator_id, _position, service_id), (
+        numerator,
+        denominator,
+        histogram,
+    ) in per_service.items():
+        for key, members in groups.items():
+            if members is None or service_id in members:
+                entry = computed_sums.setdefault((indicator_id, key), [0, 0, defaultdict(int)])
+                entry[0] += numerator
+                entry[1] += denominator
+                for value, n in histogram.items():
+                    entry[2][value] += n
+    manual_values: dict[tuple, list] = defaultdict(list)
+    for (indicator_id, _position), values in sums.manual_values(manual, [period], read).items():
+        for value in values:
+            for key, members in groups.items():
+                if members is None or value.service_id in members:
+                    manual_values[(indicator_id, key)].append(value)
     by_pk = {service.pk: service for service in services}
     found = {}
-    for indicator in indicators:
-        roots = [s.pk for s in indicator.commitment.services.all()]
-        scope = set().union(*(tree.get(pk, {pk}) for pk in roots)) if roots else None
-        for key in groups:
-            if key is not None and scope is not None and not (groups[key] & scope):
-                continue
-            service = by_pk.get(key)
-            result = Result(indicator, service, period)
-            if indicator.source_kind == SourceKind.COMPUTED:
-                entry = computed.get((indicator.pk, key))
-                if entry is not None and entry[1]:
-                    result.numerator, result.denominator = entry[0], entry[1]
-                    result.histogram = dict(entry[2])
-                    result.value = value_of(indicator, entry[0], entry[1], entry[2])
-            else:
-                entry = manual.get((indicator.pk, key))
-                if entry is not None and entry[0] == "counts":
-                    result.numerator, result.denominator = entry[1], entry[2]
-                    result.value = value_of(indicator, entry[1], entry[2])
-                elif entry is not None:
-                    result.value = entry[1]
-            result.target, result.warning_threshold = target_in_force(indicator, service, period)
-            result.status = status_of(
-                indicator, result.value, result.target, result.warning_threshold
+    for key, members in groups.items():
+        service = by_pk.get(key)
+        for indicator in _measured(indicators, tree, members):
+            values = manual_values.get((indicator.pk, key))
+            found[(indicator.pk, key)] = _result(
+                indicator,
+                service,
+                period,
+                computed_sums.get((indicator.pk, key)),
+                sums.combined(values) if values else None,
+                target_in_force(indicator, service, period),
             )
-            found[(indicator.pk, key)] = result
     return found
 
 
-def trend(organisation: Organisation, indicators, last: Period, count: int = 12, *, service=None):
-    """{indicator id: [Result per period]} for `count` periods ending with `last` (sparklines)."""
+def _measured(indicators, tree, members) -> list[Indicator]:
+    """The indicators measured for a group of services (all of them for the organisation)."""
+    if members is None:
+        return list(indicators)
+    kept = []
+    for indicator in indicators:
+        roots = [s.pk for s in indicator.commitment.services.all()]
+        scope = set().union(*(tree.get(pk, {pk}) for pk in roots)) if roots else None
+        if scope is None or members & scope:
+            kept.append(indicator)
+    return kept
+
+
+def trend(
+    organisation: Organisation,
+    indicators,
+    last: Period,
+    count: int = 12,
+    *,
+    service: Service | None = None,
+) -> dict[int, list[Result]]:
+    """{indicator id: [Result per period]} for `count` periods ending with `last` (sparklines).
+
+    The figures `results()` gives for each period, read in one to three queries in all.
+    """
     periods = series(last, count)
-    services = [service] if service is not None else []
-    found: dict[int, list[Result]] = defaultdict(list)
-    for period in periods:
-        key = service.pk if service is not None else None
-        for (indicator_id, service_key), result in results(
-            organisation,
-            indicators,
-            period,
-            services=services,
-            consolidated=service is None,
-        ).items():
-            if service_key == key:
-                found[indicator_id].append(result)
+    tree = _descendants(organisation)
+    members = tree.get(service.pk, {service.pk}) if service is not None else None
+    measured = _measured(indicators, tree, members)
+    computed, manual = _split(measured)
+    computed_sums = sums.computed_sums(computed, periods, members)
+    manual_sums = sums.manual_sums(manual, periods, members)
+    found: dict[int, list[Result]] = {}
+    for indicator in measured:
+        targets = targets_over(indicator, service, periods)
+        found[indicator.pk] = [
+            _result(
+                indicator,
+                service,
+                period,
+                computed_sums.get((indicator.pk, position)),
+                manual_sums.get((indicator.pk, position)),
+                targets[position],
+            )
+            for position, period in enumerate(periods)
+        ]
     return found
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from qualicite.charter.models import Indicator, SourceKind
 from qualicite.core.models import Organisation
 from qualicite.indicators import sources
-from qualicite.indicators.models import PendingRollup, Rollup, RollupState
+from qualicite.indicators.models import MonthlyRollup, PendingRollup, Rollup, RollupState
 
 BATCH = 5000
 
@@ -116,6 +116,69 @@ def _write(indicator: Indicator, rows: Iterable[sources.Row]) -> int:
     return len(written)
 
 
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _month_end(day: date) -> date:
+    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return following - timedelta(days=1)
+
+
+def roll_months(indicators, start: date, end: date) -> None:
+    """Write again the monthly sums of the months that start..end touches, from the days."""
+    first, last = _month_start(start), _month_end(end)
+    MonthlyRollup.objects.filter(
+        indicator__in=indicators, month__gte=first, month__lte=last
+    ).delete()
+    sums: dict[tuple, list] = {}
+    days = Rollup.objects.filter(indicator__in=indicators, day__gte=first, day__lte=last)
+    rows = days.values_list(
+        "organisation_id", "indicator_id", "service_id", "day", "numerator", "denominator"
+    )
+    for organisation_id, indicator_id, service_id, day, numerator, denominator in rows.iterator(
+        chunk_size=BATCH
+    ):
+        key = (indicator_id, service_id, _month_start(day))
+        entry = sums.setdefault(key, [organisation_id, 0, 0, defaultdict(int)])
+        entry[1] += numerator
+        entry[2] += denominator
+    with_histograms = [
+        i.pk
+        for i in indicators
+        if sources.get(i.source) is not None
+        and sources.get(i.source).measure == sources.Measure.QUANTILE
+    ]
+    if with_histograms:
+        rows = days.filter(indicator_id__in=with_histograms).values_list(
+            "indicator_id", "service_id", "day", "histogram"
+        )
+        for indicator_id, service_id, day, histogram in rows.iterator(chunk_size=BATCH):
+            summed = sums[(indicator_id, service_id, _month_start(day))][3]
+            for value, count in histogram.items():
+                summed[value] += count
+    MonthlyRollup.objects.bulk_create(
+        [
+            MonthlyRollup(
+                organisation_id=organisation_id,
+                indicator_id=indicator_id,
+                service_id=service_id,
+                month=month,
+                numerator=numerator,
+                denominator=denominator,
+                histogram=dict(histogram),
+            )
+            for (indicator_id, service_id, month), (
+                organisation_id,
+                numerator,
+                denominator,
+                histogram,
+            ) in sums.items()
+        ],
+        batch_size=BATCH,
+    )
+
+
 @dataclass
 class RollupResult:
     indicators: int = 0
@@ -133,6 +196,7 @@ def roll_up(organisation: Organisation, start: date, end: date, indicators) -> R
         for indicator in indicators:
             result.rows += _write(indicator, computed[indicator.pk])
             result.indicators += 1
+        roll_months(indicators, start, end)
     return result
 
 
@@ -175,6 +239,9 @@ def rebuild(
         if whole_history:
             Rollup.objects.filter(indicator__in=indicators).exclude(
                 day__gte=start, day__lte=end
+            ).delete()
+            MonthlyRollup.objects.filter(indicator__in=indicators).exclude(
+                month__gte=_month_start(start), month__lte=end
             ).delete()
         result = roll_up(organisation, start, end, indicators)
         state, _created = RollupState.objects.get_or_create(organisation=organisation)

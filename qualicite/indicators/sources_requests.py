@@ -10,7 +10,9 @@ it arrived, so a later change of delay never rewrites the past.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 
+from django.db import connection
 from django.db.models import Count, F, Min, Q
 from django.urls import reverse
 from django.utils import formats, timezone
@@ -110,10 +112,13 @@ def _request_source(name, label, measure, compute, records, failing=None, **opti
 # indicator's rows are summed from those groups. `compute` of each source stays the
 # reference; a test checks that the scan gives the same rows.
 
-ON_RECEIPT = {  # source → (numerator, denominator) among the receipt groups' counts
-    "requests.answered": ("answered", "n"),
-    "requests.acknowledged_in_time": ("acknowledged", "to_acknowledge"),
-    "requests.complaint_rate": ("complaints", "n"),
+# Which counts of a group each source sums, as (numerator, denominator) column positions;
+# "thanks" need no answer and only the complaint rate counts them.
+N, ANSWERED, TO_ACKNOWLEDGE, ACKNOWLEDGED, COMPLAINTS = range(5)
+ON_RECEIPT = {
+    "requests.answered": (ANSWERED, N),
+    "requests.acknowledged_in_time": (ACKNOWLEDGED, TO_ACKNOWLEDGE),
+    "requests.complaint_rate": (COMPLAINTS, N),
 }
 ON_ANSWER = ("requests.answered_in_time", "requests.complaints_answered_in_time")
 ON_ANSWER_DAYS = (
@@ -123,22 +128,55 @@ ON_ANSWER_DAYS = (
 )
 
 
-def _takes(scope: Scope, row: dict) -> bool:
-    if scope.service_ids is not None and row["service_id"] not in scope.service_ids:
-        return False
-    return not scope.channels or row["channel"] in scope.channels
+class _Wanted:
+    """What one indicator takes from the groups, read once (the loops run millions of times)."""
+
+    def __init__(self, scope: Scope):
+        self.pk = scope.indicator.pk
+        self.source = scope.indicator.source
+        self.services = scope.service_ids
+        self.channels = set(scope.channels)
+
+    def takes(self, service_id, kind: str, channel: str) -> bool:
+        if self.services is not None and service_id not in self.services:
+            return False
+        if self.channels and channel not in self.channels:
+            return False
+        if self.source == "requests.complaint_rate":
+            return True
+        if self.source == "requests.complaints_answered_in_time":
+            return kind == RequestKind.COMPLAINT
+        return kind != RequestKind.THANKS
+
+
+def _raw_rows(queryset):
+    """The rows of a grouped query as the database sends them, without Django's converters
+    (a date parsed per row would cost more than the scan itself); days are parsed once each."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(10000):
+            yield from rows
+
+
+def _day(value, seen: dict) -> date:
+    found = seen.get(value)
+    if found is None:
+        found = seen[value] = value if isinstance(value, date) else date.fromisoformat(value)
+    return found
 
 
 def scan_requests(scopes: list[Scope]) -> dict[int, list[Row]]:
     """{indicator id: day rows} of request indicators sharing an organisation and days."""
     first = scopes[0]
     requests = Request.objects.filter(organisation=first.organisation).order_by()
-    sums = {scope.indicator.pk: defaultdict(lambda: [0, 0, defaultdict(int)]) for scope in scopes}
-    receipt = [s for s in scopes if s.indicator.source in ON_RECEIPT]
+    sums = {scope.indicator.pk: {} for scope in scopes}
+    days: dict = {}
+    receipt = [_Wanted(s) for s in scopes if s.indicator.source in ON_RECEIPT]
     if receipt:
         groups = (
             requests.filter(received_day__gte=first.start, received_day__lte=first.end)
-            .values("received_day", "service_id", "kind", "channel")
+            .values_list("received_day", "service_id", "kind", "channel")
             .annotate(
                 n=Count("kind"),
                 answered=Count("replied_at"),
@@ -146,52 +184,64 @@ def scan_requests(scopes: list[Scope]) -> dict[int, list[Row]]:
                 acknowledged=Count("kind", filter=ACKNOWLEDGED_IN_TIME),
             )
         )
-        for row in groups.iterator(chunk_size=10000):
-            thanks = row["kind"] == RequestKind.THANKS
-            row["complaints"] = row["n"] if row["kind"] == RequestKind.COMPLAINT else 0
-            key = (row["service_id"], row["received_day"])
-            for scope in receipt:
-                source = scope.indicator.source
-                if (thanks and source != "requests.complaint_rate") or not _takes(scope, row):
-                    continue
-                numerator, denominator = ON_RECEIPT[source]
-                entry = sums[scope.indicator.pk][key]
-                entry[0] += row[numerator]
-                entry[1] += row[denominator]
-    answer = [s for s in scopes if s.indicator.source in (*ON_ANSWER, *ON_ANSWER_DAYS)]
+        plans: dict[tuple, list] = {}
+        for day, service_id, kind, channel, *counts in _raw_rows(groups):
+            plan = plans.get((service_id, kind, channel))
+            if plan is None:
+                plan = plans[(service_id, kind, channel)] = [
+                    (sums[w.pk], *ON_RECEIPT[w.source])
+                    for w in receipt
+                    if w.takes(service_id, kind, channel)
+                ]
+            if not plan:
+                continue
+            counts.append(counts[N] if kind == RequestKind.COMPLAINT else 0)
+            key = (service_id, _day(day, days))
+            for found, numerator, denominator in plan:
+                entry = found.get(key)
+                if entry is None:
+                    entry = found[key] = [0, 0, None]
+                entry[0] += counts[numerator]
+                entry[1] += counts[denominator]
+    answer = [_Wanted(s) for s in scopes if s.indicator.source in (*ON_ANSWER, *ON_ANSWER_DAYS)]
     if answer:
         groups = (
             requests.filter(replied_day__gte=first.start, replied_day__lte=first.end)
             .exclude(kind=RequestKind.THANKS)
-            .values("replied_day", "service_id", "kind", "channel", "answer_days")
+            .values_list("replied_day", "service_id", "kind", "channel", "answer_days")
             .annotate(n=Count("kind"), in_time=Count("kind", filter=IN_TIME))
         )
-        for row in groups.iterator(chunk_size=10000):
-            key = (row["service_id"], row["replied_day"])
-            days = row["answer_days"]
-            for scope in answer:
-                source = scope.indicator.source
-                if not _takes(scope, row):
+        plans = {}
+        for day, service_id, kind, channel, answer_days, n, in_time in _raw_rows(groups):
+            plan = plans.get((service_id, kind, channel))
+            if plan is None:
+                plan = plans[(service_id, kind, channel)] = [
+                    (sums[w.pk], w.source in ON_ANSWER_DAYS)
+                    for w in answer
+                    if w.takes(service_id, kind, channel)
+                ]
+            key = (service_id, _day(day, days))
+            for found, delays in plan:
+                if delays and answer_days is None:
                     continue
-                entry = sums[scope.indicator.pk][key]
-                if source in ON_ANSWER:
-                    if source == ON_ANSWER[1] and row["kind"] != RequestKind.COMPLAINT:
-                        continue
-                    entry[0] += row["in_time"]
-                    entry[1] += row["n"]
-                elif days is not None:
-                    entry[0] += days * row["n"]
-                    entry[1] += row["n"]
-                    entry[2][str(days)] += row["n"]
-    found = {}
-    for scope in scopes:
-        with_histogram = scope.indicator.source in ON_ANSWER_DAYS
-        found[scope.indicator.pk] = [
-            Row(service, day, num, den, dict(histogram) if with_histogram else {})
-            for (service, day), (num, den, histogram) in sums[scope.indicator.pk].items()
+                entry = found.get(key)
+                if entry is None:
+                    entry = found[key] = [0, 0, defaultdict(int) if delays else None]
+                if delays:
+                    entry[0] += answer_days * n
+                    entry[1] += n
+                    entry[2][str(answer_days)] += n
+                else:
+                    entry[0] += in_time
+                    entry[1] += n
+    return {
+        pk: [
+            Row(service, day, num, den, dict(histogram) if histogram is not None else {})
+            for (service, day), (num, den, histogram) in found.items()
             if den
         ]
-    return found
+        for pk, found in sums.items()
+    }
 
 
 # requests.answered: answered ÷ received, per day of receipt --------------------------------

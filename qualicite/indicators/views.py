@@ -272,8 +272,12 @@ def _drilldown(request, organisation, pk):
     result = queries.results(
         organisation, [indicator], period, services=services, consolidated=not services
     ).get((indicator.pk, column.key))
-    line = dashboard.trend(
-        organisation, [indicator], dashboard.months_to(period), service=column.service
+    line = queries.trend(
+        organisation,
+        [indicator],
+        dashboard.months_to(period),
+        dashboard.TREND_LENGTH,
+        service=column.service,
     ).get(indicator.pk, [])
     for month in line:
         month.basis = dashboard.basis(month)

@@ -23,7 +23,7 @@ from qualicite.core import services as core_services
 from qualicite.core.choices import RequestKind
 from qualicite.core.models import Role, Service
 from qualicite.core.queries import service_tree
-from qualicite.indicators import dashboard, periods, queries, rollups, sources
+from qualicite.indicators import periods, queries, rollups, sources
 from qualicite.indicators.models import ManualValue, RollupState
 from qualicite.requests.models import Request
 from tests.access import Page, assert_access
@@ -560,7 +560,7 @@ def test_the_service_page_costs_the_same_queries_whatever_the_history_and_the_ro
     assert queries_of(client, address) == before
 
 
-def test_the_matrix_trend_gives_the_same_figures_as_twelve_calls_to_results(
+def test_a_trend_gives_the_same_figures_as_a_call_to_results_for_each_period(
     org, rolled_up, measured
 ):
     signage = measured["signage"]
@@ -581,9 +581,20 @@ def test_the_matrix_trend_gives_the_same_figures_as_twelve_calls_to_results(
     for kind in ("month", "quarter"):
         last = periods.containing(dt.date(2025, 12, 1), kind)
         for service in [None, *org.service_set.all()]:
-            expected = queries.trend(org, indicators, last, service=service)
-            found = dashboard.trend(org, indicators, last, service=service)
-            assert set(found) == {pk for pk, line in expected.items() if line}
+            found = queries.trend(org, indicators, last, service=service)
+            expected: dict = {}
+            for period in periods.series(last, 12):
+                one = queries.results(
+                    org,
+                    indicators,
+                    period,
+                    services=[service] if service else [],
+                    consolidated=service is None,
+                )
+                for (pk, key), result in one.items():
+                    if key == (service.pk if service else None):
+                        expected.setdefault(pk, []).append(result)
+            assert set(found) == set(expected)
             for pk, line in found.items():
                 assert [
                     (r.period, r.numerator, r.denominator, r.value, r.target, r.status)

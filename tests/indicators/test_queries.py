@@ -79,6 +79,7 @@ def _rollup(org, indicator, day, numerator, denominator, service=None):
         numerator=numerator,
         denominator=denominator,
     )
+    rollups.roll_months([indicator], day, day)  # as roll_up() does after writing days
 
 
 @pytest.mark.django_db

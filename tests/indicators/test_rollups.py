@@ -8,7 +8,7 @@ from qualicite.charter.models import EARLIEST
 from qualicite.core.choices import Channel
 from qualicite.core.models import Organisation
 from qualicite.indicators import rollups, tasks
-from qualicite.indicators.models import PendingRollup, Rollup, RollupState
+from qualicite.indicators.models import MonthlyRollup, PendingRollup, Rollup, RollupState
 from qualicite.requests import deadlines
 from qualicite.requests import services as request_services
 
@@ -17,12 +17,11 @@ pytestmark = pytest.mark.django_db
 
 
 def _rows(org):
-    return sorted(
-        Rollup.objects.filter(organisation=org).values_list(
-            "indicator_id", "service_id", "day", "numerator", "denominator", "histogram"
-        ),
-        key=repr,
-    )
+    """The day roll-ups, then the monthly ones: both must agree between the two paths."""
+    fields = ("indicator_id", "service_id", "numerator", "denominator", "histogram")
+    days = Rollup.objects.filter(organisation=org).values_list("day", *fields)
+    months = MonthlyRollup.objects.filter(organisation=org).values_list("month", *fields)
+    return sorted(days, key=repr), sorted(months, key=repr)
 
 
 def test_a_saved_request_marks_the_local_day_it_counts_on(org, users, measured):
@@ -122,6 +121,27 @@ def test_a_rebuild_of_a_range_leaves_the_other_days(org, measured, year_of_reque
     Rollup.objects.filter(day__gte=dt.date(2025, 3, 1), day__lte=dt.date(2025, 3, 31)).delete()
     rollups.rebuild(org, start=dt.date(2025, 3, 1), end=dt.date(2025, 3, 31))
     assert _rows(org) == before
+
+
+def test_a_month_sums_its_days_histograms_included(org, measured, year_of_requests):
+    rollups.rebuild(org)
+    median = measured["median"]
+    march = MonthlyRollup.objects.filter(indicator=median, month=dt.date(2025, 3, 1)).latest(
+        "denominator"
+    )
+    days = Rollup.objects.filter(
+        indicator=median,
+        service=march.service,
+        day__gte=dt.date(2025, 3, 1),
+        day__lte=dt.date(2025, 3, 31),
+    )
+    assert march.denominator == sum(d.denominator for d in days) > 0
+    assert march.numerator == sum(d.numerator for d in days)
+    summed: dict = {}
+    for day in days:
+        for value, count in day.histogram.items():
+            summed[value] = summed.get(value, 0) + count
+    assert march.histogram == summed
 
 
 def test_revisions_cut_a_range_at_their_effective_dates(org, users, measured):
