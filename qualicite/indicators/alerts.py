@@ -4,9 +4,10 @@ An alert is raised when an indicator with a target misses it (or falls into its 
 for its last closed period, for the organisation's figure or for one service. Only that last
 period is judged: installing Qualicité on a site with years of history raises at most one
 alert per indicator and service, not one per past month. A computed indicator's last closed
-period is the one that ended before today; an indicator entered by hand is judged once entry
-for the period has closed (services.GRACE_DAYS after its end), so that an alert never rests
-on the first of several values still expected.
+period is the one that ended before today, or before its source's settling days (a share of
+requests answered, per day of receipt, still rises as late answers come in); an indicator
+entered by hand is judged once entry for the period has closed (services.GRACE_DAYS after its
+end), so that an alert never rests on the first of several values still expected.
 
 Who is responsible (receives the e-mail, may close the alert):
 - the indicator's responsible person (`Indicator.owner`) when set and still a member;
@@ -18,7 +19,7 @@ Who is responsible (receives the e-mail, may close the alert):
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import transaction
 from django.db.models import Q
@@ -27,7 +28,7 @@ from qualicite.charter.models import Direction, Indicator, SourceKind
 from qualicite.core import permissions
 from qualicite.core.models import Membership, Organisation, Role, Service
 from qualicite.core.permissions import Perm
-from qualicite.indicators import periods, queries, rollups, services
+from qualicite.indicators import periods, queries, rollups, services, sources
 from qualicite.indicators.models import Alert, AlertStatus
 from qualicite.indicators.periods import Period
 
@@ -38,7 +39,9 @@ def judged_period(indicator: Indicator, today: date) -> Period:
     """The period of the indicator whose result may raise an alert today."""
     if indicator.source_kind == SourceKind.MANUAL:
         return services.last_closed_for_entry(indicator.period, today)
-    return periods.last_closed(indicator.period, today)
+    source = sources.get(indicator.source)
+    settling = timedelta(days=source.settles_in_days if source is not None else 0)
+    return periods.last_closed(indicator.period, today - settling)
 
 
 def _alerted_services(organisation: Organisation, indicators) -> list[Service]:

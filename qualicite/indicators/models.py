@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from qualicite.charter.models import Indicator
 from qualicite.core.events import register_event_model
 from qualicite.core.models import EventBase, OrganisationScoped, Service
-from qualicite.requests.models import PrivateStorage
+from qualicite.core.storage import PrivateStorage
 
 
 def one_per_service(*fields: str, name: str, unrouted_name: str) -> list:

@@ -112,6 +112,9 @@ class Source:
     versioned: bool = False
     # The first day with records, to bound a full rebuild.
     first_day: Callable[[Organisation], date | None] | None = None
+    # Days after a period's end before its figure is final and may raise an alert: a share
+    # counted per day of receipt still rises as late answers come in.
+    settles_in_days: int = 0
     # Several sources computed in one read of their records: called with the scopes of all
     # the indicators (same organisation and days) whose source has this same `scan`, it
     # returns {indicator id: rows}, the rows `compute` gives for each. Not for versioned ones.

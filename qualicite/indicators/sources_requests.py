@@ -262,6 +262,8 @@ _request_source(
     _answered,
     _received,
     failing=Q(replied_at__isnull=True),
+    # Most requests are due within 15 days: judged once they have had that time.
+    settles_in_days=15,
 )
 
 
@@ -323,6 +325,8 @@ _request_source(
     _acknowledged,
     _to_acknowledge,
     failing=~ACKNOWLEDGED_IN_TIME,
+    # Acknowledgements are due within a few days of receipt.
+    settles_in_days=7,
     columns=(
         *REQUEST_COLUMNS[:5],
         Column(_("Acknowledgement due"), lambda r: _when(r.acknowledgement_due_at)),

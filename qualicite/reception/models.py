@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from qualicite.core.events import register_event_model
 from qualicite.core.models import EventBase, OrganisationScoped, Service, Site
+from qualicite.core.storage import PrivateStorage
 
 
 class CallFormat(models.TextChoices):
@@ -85,7 +86,10 @@ class CallImport(OrganisationScoped):
     """One file of phone-system logs, imported whole or not at all."""
 
     file_name = models.CharField(_("file"), max_length=255)
-    file = models.FileField(_("uploaded file"), upload_to="call-imports/", blank=True)
+    # Under var/, never served: the logs hold callers' numbers.
+    file = models.FileField(
+        _("uploaded file"), storage=PrivateStorage, upload_to="call-imports/%Y/%m/", blank=True
+    )
     format = models.CharField(_("format"), max_length=30, choices=CallFormat.choices)
     mapping = models.TextField(_("column mapping (YAML)"), blank=True)
     site = models.ForeignKey(

@@ -1,10 +1,8 @@
 """Requests and complaints from every channel, with their due dates, replies and deliveries."""
 
-import os
 import secrets
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -15,6 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from qualicite.core.choices import Channel, DayKind, RequestKind
 from qualicite.core.events import register_event_model
 from qualicite.core.models import EventBase, OrganisationScoped, Service, Site
+# Also named here by the first migrations of requests and indicators.
+from qualicite.core.storage import PrivateStorage
 
 # Tracking codes: consonants and digits only, none of 0/O/1/I (read aloud, typed from paper).
 CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ23456789"
@@ -32,25 +32,6 @@ def normalise_code(text: str) -> str:
 
 def format_code(code: str) -> str:
     return f"{code[:4]}-{code[4:]}" if len(code) == CODE_LENGTH else code
-
-
-class PrivateStorage(FileSystemStorage):
-    """Attachments live under var/, never under a served tree; a view checks access.
-
-    The folder is read from the settings at each use (not at import) so that a deployment,
-    or a test, that moves QUALICITE_VAR_DIR moves the attachments with it.
-    """
-
-    @property
-    def base_location(self):
-        return str(settings.VAR_DIR / "attachments")
-
-    @property
-    def location(self):
-        return os.path.abspath(self.base_location)
-
-    def deconstruct(self):
-        return ("qualicite.requests.models.PrivateStorage", (), {})
 
 
 class Status(models.TextChoices):

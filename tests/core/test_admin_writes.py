@@ -518,4 +518,10 @@ def test_it_opens_the_admin_index_with_only_the_administrators_models(
         "ManualValue",
         "Alert",
         "IndicatorEvent",
+        "QueueMapping",
+        "CallImport",
+        "Call",
+        "DeskVisit",
+        "Appointment",
+        "ReceptionEvent",
     }

@@ -152,7 +152,7 @@ def test_computed_results_alert_for_the_organisation_and_each_service_in_scope(
     org, year_of_requests, mailoutbox
 ):
     rollups.rebuild(org)
-    today = dt.date(2026, 2, 15)
+    today = dt.date(2026, 2, 20)  # every source's January has settled
     created = alerts.raise_alerts(org, today=today)
 
     january = periods.containing(JANUARY, "month")
@@ -178,6 +178,15 @@ def test_computed_results_alert_for_the_organisation_and_each_service_in_scope(
     assert not Alert.objects.filter(service__code="naissances").exists()
     assert len(mailoutbox) == len(created)
     assert alerts.raise_alerts(org, today=today) == []
+
+
+def test_a_share_counted_per_day_of_receipt_is_judged_once_late_answers_had_time(org, measured):
+    answered, in_time = measured["answered"], measured["in-time"]
+    early_february = dt.date(2026, 2, 3)
+    assert alerts.judged_period(in_time, early_february).start == JANUARY
+    # Requests received on 31 January may still be answered: December is the one judged.
+    assert alerts.judged_period(answered, early_february).start == DECEMBER
+    assert alerts.judged_period(answered, dt.date(2026, 2, 16)).start == JANUARY
 
 
 def test_a_refused_email_leaves_the_alert_unsent_and_the_next_tick_sends_it(
