@@ -12,9 +12,9 @@ and by the first tick, which rolls up an organisation never rolled up before.
 from django.db.models.signals import m2m_changed, post_delete, post_init, post_save, pre_save
 from django.dispatch import receiver
 
-from qualicite.charter.models import Commitment, Indicator, SourceKind
+from qualicite.charter.models import Commitment, Indicator, IndicatorRevision, SourceKind
 from qualicite.core.signals import time_zone_changed
-from qualicite.indicators import rollups
+from qualicite.indicators import rollups, sources
 from qualicite.reception.models import Appointment, Call, DeskVisit
 from qualicite.reception.signals import records_changed
 from qualicite.requests.models import Delivery, Request
@@ -95,6 +95,19 @@ def _indicator_after(sender, instance, **kwargs):
         and instance.source_kind == SourceKind.COMPUTED
     ):
         rollups.mark_indicator(instance)
+
+
+def _revision_changed(sender, instance, **kwargs):
+    # A source that counts against the delay or threshold in force each day (answered
+    # within 25 s…) gives other day rows under a new revision; others only judge differently.
+    indicator = instance.indicator
+    source = sources.get(indicator.source)
+    if indicator.source_kind == SourceKind.COMPUTED and source is not None and source.versioned:
+        rollups.mark_indicator(indicator)
+
+
+# Saves only: revisions are deleted with their indicator, which needs no roll-up then.
+post_save.connect(_revision_changed, sender=IndicatorRevision, dispatch_uid="indicators-rev")
 
 
 @receiver(pre_save, sender=Commitment, dispatch_uid="indicators-commitment-before")

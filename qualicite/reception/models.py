@@ -209,6 +209,8 @@ class Call(OrganisationScoped):
         ]
         indexes = [
             models.Index(fields=["organisation", "entered_at"], name="call_org_entered"),
+            # The calls list filtered by queue and the call count of each queue.
+            models.Index(fields=["organisation", "queue", "entered_at"], name="call_org_queue"),
         ]
 
     def __str__(self):

@@ -89,7 +89,7 @@ class ShownTable:
     chart: str = ""
 
 
-def _shown(table: Table, row) -> ShownRow:
+def shown_row(table: Table, row) -> ShownRow:
     return ShownRow(row.label, [display(*cell) for cell in table.cells(row)], row.key)
 
 
@@ -112,8 +112,8 @@ def shown_tables(report: ComplaintsReport) -> list[ShownTable]:
     for table in report.ordered_tables:
         shown = ShownTable(
             table,
-            [_shown(table, row) for row in table.rows],
-            _shown(table, table.total) if table.total is not None else None,
+            [shown_row(table, row) for row in table.rows],
+            shown_row(table, table.total) if table.total is not None else None,
         )
         if table.key == "by_month":
             shown.chart = chart_for(table, "chart-by-month", horizontal=False)
@@ -153,7 +153,7 @@ class Sheet:
     rows: list[list[Cell]]
 
 
-def _table_sheet(table: Table) -> Sheet:
+def table_sheet(table: Table) -> Sheet:
     rows = [[Cell(table.title, LABEL)], [Cell(column, LABEL) for column in table.columns]]
     for row in [*table.rows, *([table.total] if table.total is not None else [])]:
         label_kind = LABEL if row is table.total else TEXT
@@ -183,7 +183,7 @@ def _summary_sheet(report: ComplaintsReport) -> Sheet:
 
 
 def sheets(report: ComplaintsReport) -> list[Sheet]:
-    return [_summary_sheet(report), *(_table_sheet(t) for t in report.ordered_tables)]
+    return [_summary_sheet(report), *(table_sheet(t) for t in report.ordered_tables)]
 
 
 def _csv_text(cell: Cell) -> str:
@@ -201,9 +201,14 @@ def _csv_text(cell: Cell) -> str:
 
 
 def to_csv(report: ComplaintsReport) -> bytes:
+    return csv_of(sheets(report))
+
+
+def csv_of(sheets: list[Sheet]) -> bytes:
+    """Every sheet one after the other, a blank line between; UTF-8 with BOM for Excel."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    for index, sheet in enumerate(sheets(report)):
+    for index, sheet in enumerate(sheets):
         if index:
             writer.writerow([])
         for row in sheet.rows:
@@ -222,11 +227,16 @@ _XLSX_FORMATS = {
 
 
 def to_xlsx(report: ComplaintsReport) -> bytes:
+    return xlsx_of(sheets(report))
+
+
+def xlsx_of(sheets: list[Sheet]) -> bytes:
+    """One worksheet per sheet; numbers stay numbers with their display format."""
     workbook = Workbook()
     workbook.remove(workbook.active)
     bold = Font(bold=True)
     used: set[str] = set()
-    for sheet in sheets(report):
+    for sheet in sheets:
         worksheet = workbook.create_sheet(_sheet_name(sheet.name, used))
         widths: dict[int, int] = {}
         for row in sheet.rows:
@@ -271,6 +281,11 @@ def _spreadsheet_value(cell: Cell):
 
 
 def to_ods(report: ComplaintsReport) -> bytes:
+    return ods_of(sheets(report))
+
+
+def ods_of(sheets: list[Sheet], *, first_column: str = "7cm", other_columns: str = "3cm") -> bytes:
+    """One table per sheet, the first column wide enough for the labels."""
     document = OpenDocumentSpreadsheet()
     styles = document.automaticstyles
     percent_format = odf_number.PercentageStyle(name="percent")
@@ -284,14 +299,14 @@ def to_ods(report: ComplaintsReport) -> bytes:
     bold_cell.addElement(odf_style.TextProperties(fontweight="bold"))
     styles.addElement(bold_cell)
     wide_column = odf_style.Style(name="wide-column", family="table-column")
-    wide_column.addElement(odf_style.TableColumnProperties(columnwidth="7cm"))
+    wide_column.addElement(odf_style.TableColumnProperties(columnwidth=first_column))
     styles.addElement(wide_column)
     narrow_column = odf_style.Style(name="narrow-column", family="table-column")
-    narrow_column.addElement(odf_style.TableColumnProperties(columnwidth="3cm"))
+    narrow_column.addElement(odf_style.TableColumnProperties(columnwidth=other_columns))
     styles.addElement(narrow_column)
 
     used: set[str] = set()
-    for sheet in sheets(report):
+    for sheet in sheets:
         table = odf_table.Table(name=_sheet_name(sheet.name, used))
         columns = max((len(row) for row in sheet.rows), default=1)
         table.addElement(odf_table.TableColumn(stylename=wide_column))

@@ -12,4 +12,10 @@ urlpatterns = [
         views.complaints_download,
         name="complaints_download",
     ),
+    path("pics-d-appels/", views.call_peaks_page, name="call_peaks"),
+    re_path(
+        r"^pics-d-appels/pics-d-appels\.(?P<extension>pdf|ods|xlsx|csv)$",
+        views.call_peaks_download,
+        name="call_peaks_download",
+    ),
 ]

@@ -1,4 +1,7 @@
-"""The complaints report page (who may read reports) and its downloads in four formats."""
+"""The report pages and their downloads: the complaints report (who may read reports) and the
+call-peak report (who may read the indicators)."""
+
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,9 +15,9 @@ from django.utils.translation import gettext_lazy
 
 from qualicite.core import permissions
 from qualicite.core.permissions import Perm, organisation_view
+from qualicite.reports import call_peak_exports, call_peaks, exports, services
 from qualicite.reports import complaints as report_data
-from qualicite.reports import exports, services
-from qualicite.reports.forms import ActionsForm, YearForm
+from qualicite.reports.forms import ActionsForm, CallPeaksForm, YearForm
 from qualicite.reports.models import FIRST_YEAR, LAST_YEAR
 from qualicite.requests.models import Request
 
@@ -24,6 +27,14 @@ EDIT_ACTIONS = Perm.MANAGE_REPORTS
 
 DOWNLOADS = [
     ("pdf", gettext_lazy("PDF, to print or archive (PDF/A)")),
+    ("ods", gettext_lazy("ODS spreadsheet (LibreOffice)")),
+    ("xlsx", gettext_lazy("XLSX spreadsheet (Excel)")),
+    ("csv", gettext_lazy("CSV, semicolon-separated")),
+]
+
+# The call-peak report: its figures are the phone indicators', so it goes with them.
+CALL_DOWNLOADS = [
+    ("pdf", gettext_lazy("PDF, A4 landscape, to print or archive (PDF/A)")),
     ("ods", gettext_lazy("ODS spreadsheet (LibreOffice)")),
     ("xlsx", gettext_lazy("XLSX spreadsheet (Excel)")),
     ("csv", gettext_lazy("CSV, semicolon-separated")),
@@ -120,5 +131,64 @@ def complaints_download(request, organisation, year, extension):
     response = HttpResponse(content, content_type=exports.FORMATS[extension])
     response["Content-Disposition"] = (
         f'attachment; filename="{exports.filename(report, extension)}"'
+    )
+    return response
+
+
+# --- The call-peak report ---------------------------------------------------------------------
+
+
+def _call_peaks_form(request, organisation):
+    return CallPeaksForm(
+        request.GET,
+        organisation=organisation,
+        user=request.user,
+        today=timezone.localtime(timezone.now(), organisation.zone).date(),
+    )
+
+
+def _call_choice(form) -> call_peaks.Choice:
+    data = form.cleaned_data
+    start, end = data["bounds"]
+    return call_peaks.Choice(
+        start=start, end=end, service=data["service"], site=data["site"], slot=data["creneau"]
+    )
+
+
+@organisation_view(Perm.VIEW_INDICATORS)
+def call_peaks_page(request, organisation):
+    form = _call_peaks_form(request, organisation)
+    context = {"form": form, "report": None}
+    if form.is_valid():
+        report = call_peaks.build(organisation, _call_choice(form), user=request.user)
+        context.update(call_peak_exports.context(report))
+        query = urlencode(form.query())
+        context["downloads"] = [
+            (
+                extension,
+                label,
+                reverse(
+                    "reports:call_peaks_download",
+                    kwargs={"org_slug": organisation.slug, "extension": extension},
+                )
+                + f"?{query}",
+            )
+            for extension, label in CALL_DOWNLOADS
+        ]
+    return render(request, "reports/call_peaks.html", context)
+
+
+@organisation_view(Perm.VIEW_INDICATORS)
+def call_peaks_download(request, organisation, extension):
+    form = _call_peaks_form(request, organisation)
+    if not form.is_valid():
+        # The page says what is wrong, next to the field.
+        url = reverse("reports:call_peaks", kwargs={"org_slug": organisation.slug})
+        return redirect(f"{url}?{request.GET.urlencode()}")
+    report = call_peaks.build(organisation, _call_choice(form), user=request.user)
+    content = getattr(call_peak_exports, f"to_{extension}")(report)
+    response = HttpResponse(content, content_type=call_peak_exports.FORMATS[extension])
+    response["Content-Disposition"] = (
+        f'attachment; filename="{call_peak_exports.filename(report, extension)}"'
     )
     return response

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from qualicite.core.choices import Channel, DayKind, RequestKind
 from qualicite.core.events import register_event_model
 from qualicite.core.models import EventBase, OrganisationScoped, Service, Site
+
 # Also named here by the first migrations of requests and indicators.
 from qualicite.core.storage import PrivateStorage
 

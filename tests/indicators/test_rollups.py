@@ -201,3 +201,23 @@ def test_a_new_time_zone_restamps_the_days_and_rolls_up_the_indicators_again(org
     assert request.received_day == dt.date(2026, 3, 1)
     marked = set(PendingRollup.objects.exclude(indicator=None).values_list("indicator", flat=True))
     assert marked == {i.pk for i in measured.values() if i.source}
+
+
+def test_a_new_threshold_rolls_up_again_an_indicator_measured_against_it(org, users, measured):
+    within = charter_services.create_indicator(
+        measured["answered"].commitment,
+        actor=None,
+        code="calls-25s",
+        name="calls-25s",
+        source="phone.answered_within",
+        threshold_seconds=25,
+        target=80,
+    )
+    PendingRollup.objects.all().delete()
+    charter_services.update_indicator(
+        within,
+        actor=users["quality_manager"],
+        threshold_seconds=20,
+        effective_from=dt.date(2026, 1, 1),
+    )
+    assert PendingRollup.objects.filter(indicator=within).exists()

@@ -1,0 +1,167 @@
+"""Parsing in a child process while the caller writes the calls: two cores for one import.
+
+`parse_aside(source, fmt, **options)` forks a process that runs `parse` on the source and
+sends the calls back through a pipe, in batches, while the parent writes the previous batch
+to the database; it iterates like `parse`'s result (the same calls, as plain tuples in
+`CallRecord` order) and has the same `report` and `carried` once they are consumed.
+
+Why a fork: the child needs nothing but this package and the source (a file object or
+bytes already open in the parent), and starts in milliseconds. It never touches the
+parent's database connection or logging, and leaves with `os._exit` (multiprocessing's
+way), so nothing of the parent is closed or flushed twice. The calls travel pickled as
+plain tuples (a named tuple pickles three times slower); the report and the carried state
+once, at the end. An error in the child is raised in the parent (`ParseError`, with the
+child's traceback); an error in the parent (the database) stops the child.
+
+Only worth it for large files (the caller decides, see `reception.services`): on a small
+file the fork and the pipe cost more than they save.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import pickle
+import traceback
+from collections.abc import Callable, Iterator
+
+from qualicite.reception.parsers import parse
+from qualicite.reception.parsers.calls import CarriedState
+from qualicite.reception.parsers.report import ImportReport
+
+BATCH = 10_000
+# The child says how far it has read at most this often (bytes), even without calls to send.
+PROGRESS_BYTES = 4 << 20
+
+
+class ParseError(RuntimeError):
+    """The parsing process failed: the message is its error, `details` its traceback."""
+
+    def __init__(self, details: str):
+        lines = details.strip().splitlines()
+        super().__init__(lines[-1] if lines else details)
+        self.details = details
+
+
+class _Counting:
+    """The source as the child reads it, counting bytes (at most `chunk` at a time)."""
+
+    def __init__(self, source, tell: Callable[[int], None], chunk: int):
+        self.source = source
+        self.count = 0
+        self.tell = tell
+        self.chunk = chunk
+
+    def read(self, size: int = -1) -> bytes:
+        block = self.source.read(self.chunk if size < 0 else min(size, self.chunk))
+        self.count += len(block)
+        self.tell(self.count)
+        return block
+
+
+def _child(send, source, fmt: str, batch: int, chunk: int, options: dict) -> None:
+    # The parser makes no reference cycles: a lazy collector saves a tenth of the time.
+    gc.set_threshold(200_000, 50, 1000)
+    result = None
+    told = {"bytes": 0}
+
+    def tell(count: int) -> None:
+        if count - told["bytes"] >= min(PROGRESS_BYTES, chunk) and result is not None:
+            told["bytes"] = count
+            send.send_bytes(pickle.dumps(("progress", count, result.report.lines_read), 5))
+
+    try:
+        reader = _Counting(source, tell, chunk) if hasattr(source, "read") else source
+        result = parse(reader, fmt, **options)
+        records: list[tuple] = []
+        append = records.append
+        for record in result:
+            append(tuple(record))
+            if len(records) >= batch:
+                count = getattr(reader, "count", 0)
+                message = ("calls", records, count, result.report.lines_read)
+                send.send_bytes(pickle.dumps(message, 5))
+                records = []
+                append = records.append
+        count = getattr(reader, "count", 0)
+        message = ("end", records, count, result.report, result.carried)
+        send.send_bytes(pickle.dumps(message, 5))
+    except BaseException:  # everything goes back to the parent, which decides
+        send.send_bytes(pickle.dumps(("error", traceback.format_exc()), 5))
+    finally:
+        send.close()
+
+
+class ParsedAside:
+    """Iterate for the calls (plain tuples); then read `report` and `carried`."""
+
+    def __init__(
+        self,
+        source,
+        fmt: str,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        batch: int = BATCH,
+        read_chunk: int = 1 << 20,
+        **options,
+    ):
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_child, args=(send, source, fmt, batch, read_chunk, options), daemon=True
+        )
+        self._process.start()
+        send.close()
+        self.progress = progress
+        self.report: ImportReport | None = None
+        self._carried: CarriedState | None = None
+        self._done = False
+        self.bytes_read = 0
+        self.lines_read = 0
+
+    def _tell(self, bytes_read: int, lines_read: int) -> None:
+        self.bytes_read, self.lines_read = bytes_read, lines_read
+        if self.progress is not None:
+            self.progress(bytes_read, lines_read)
+
+    def __iter__(self) -> Iterator[tuple]:
+        try:
+            while True:
+                try:
+                    message = pickle.loads(self._receive.recv_bytes())
+                except EOFError:
+                    raise ParseError("the parsing process stopped without a word") from None
+                kind = message[0]
+                if kind == "calls":
+                    _kind, records, bytes_read, lines_read = message
+                    self._tell(bytes_read, lines_read)
+                    yield from records
+                elif kind == "progress":
+                    self._tell(message[1], message[2])
+                elif kind == "end":
+                    _kind, records, bytes_read, self.report, self._carried = message
+                    yield from records
+                    self._tell(bytes_read, self.report.lines_read)
+                    self._done = True
+                    return
+                else:
+                    raise ParseError(message[1])
+        finally:
+            self.close()
+
+    @property
+    def carried(self) -> CarriedState | None:
+        if not self._done:
+            raise RuntimeError("consume the calls before asking for the carried state")
+        return self._carried
+
+    def close(self) -> None:
+        """Waits for the child; stops it first when the calls were not all consumed."""
+        if not self._done and self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._receive.close()
+
+
+def parse_aside(source, fmt: str, **options) -> ParsedAside:
+    return ParsedAside(source, fmt, **options)
