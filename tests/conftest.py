@@ -64,6 +64,18 @@ def private_files_in_a_temporary_folder(settings, tmp_path):
     settings.VAR_DIR = tmp_path / "var"
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language: a view that activated English (a client
+    asking for it) must not change how the next test's labels are worded."""
+    from django.conf import settings as django_settings
+    from django.utils import translation
+
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def org(db):
     return make_organisation("ville-a", "Ville A")

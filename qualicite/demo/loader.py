@@ -3,8 +3,10 @@
 Running it again changes nothing but the demo passwords, which are reset so the
 printed logins always work. Each town also gets its request configuration and a
 year of requests (qualicite.demo.requests_year), made once: a town that already has
-requests keeps them; then the values of its indicators measured by hand, its published
-results, its roll-ups and its alerts (qualicite.demo.indicators_demo).
+requests keeps them; a year of phone calls (monthly queue_logs imported by
+`import-calls`), desk visits and appointments (qualicite.demo.reception_demo), made once
+too; then the values of its indicators measured by hand, its published results, its
+roll-ups and its alerts (qualicite.demo.indicators_demo).
 """
 
 import random
@@ -19,11 +21,12 @@ from django.utils import timezone, translation
 from qualicite.charter import services as charter_services
 from qualicite.core import services as core_services
 from qualicite.core.models import Organisation, Role
-from qualicite.demo import indicators_demo, requests_year
+from qualicite.demo import indicators_demo, reception_demo, requests_year
 from qualicite.demo.towns import (
     FIRST_NAMES,
     INDICATOR_SETUPS,
     LAST_NAMES,
+    RECEPTION_SETUPS,
     REQUEST_SETUPS,
     ROLE_LOGIN_WORDS,
     TOWNS,
@@ -128,6 +131,14 @@ def build_town(
     # Texts written into requests (reply subjects…) are in the platform's language.
     with translation.override(settings.LANGUAGE_CODE):
         requests_year.build_year(organisation, REQUEST_SETUPS[town["slug"]], seed=seed, today=today)
+        # Before the indicators: their roll-ups and alerts count the calls, visits, appointments.
+        reception_demo.build_reception(
+            organisation,
+            RECEPTION_SETUPS[town["slug"]],
+            seed=seed,
+            today=today,
+            busy=REQUEST_SETUPS[town["slug"]].get("busy", {}),
+        )
         indicators_demo.build_indicators(
             organisation, INDICATOR_SETUPS[town["slug"]], seed=seed, today=today
         )

@@ -486,3 +486,144 @@ REPLY_TEMPLATES = [
         "au service {{ service }}.\n\n{{ organisation }}",
     ),
 ]
+
+# ---------------------------------------------------------------------------------------------
+# Phone and front desk (qualicite.demo.reception_demo and queue_logs): each town's phone
+# queues and what they answer for, its desks and the reasons people come, its appointments.
+# In the busy month of REQUEST_SETUPS the busy service is short of staff on every channel.
+
+RECEPTION_SETUPS = {
+    "beaulieu": {
+        "phone": {
+            "calls_per_day": 220,  # an ordinary weekday, every queue
+            "test_caller": "0231000099",  # the quality manager's test calls, flagged later
+            "busy_staffing": 0.65,  # agents on duty in the busy service's queues
+            "busy_volume": 1.25,
+            # queue, service, site, share of the calls, agents, load (calls per agent,
+            # relative), queue its timed-out calls overflow to, counted in the statistics
+            "queues": [
+                ("standard", "accueil", "hotel-de-ville", 0.5, 3, 0.8, "standard-debordement"),
+                ("standard-debordement", "accueil", "hotel-de-ville", 0, 2, 0.5),
+                ("etat-civil", "etat-civil", "hotel-de-ville", 0.24, 2, 0.9),
+                ("elections", "elections", "hotel-de-ville", 0.06, 1, 0.6),
+                ("facturation", "finances", "hotel-de-ville", 0.17, 2, 0.8),
+                ("interne", None, "hotel-de-ville", 0.03, 2, 0.3, None, False),
+            ],
+        },
+        "desk": {
+            # site, visitors on an ordinary weekday, counters, how visits are recorded:
+            # "ticketing" (a ticket dispenser whose export is imported each month) or "tablet"
+            "sites": [("hotel-de-ville", 100, 3, "ticketing")],
+            "busy_slowdown": 1.5,  # the busy service's visits take longer (staff in training)
+            # site, reason, service, weight, minutes at the counter (median)
+            "reasons": [
+                ("hotel-de-ville", "Carte d'identité ou passeport", "etat-civil", 16, 9),
+                ("hotel-de-ville", "Acte d'état civil", "etat-civil", 10, 5),
+                ("hotel-de-ville", "Déclaration de naissance ou de décès", "etat-civil", 4, 14),
+                ("hotel-de-ville", "Renseignement", "accueil", 30, 3),
+                ("hotel-de-ville", "Inscription sur les listes électorales", "elections", 5, 6),
+                ("hotel-de-ville", "Facture de cantine", "finances", 11, 6),
+                ("hotel-de-ville", "Attestation d'accueil", "population", 3, 10),
+            ],
+        },
+        "appointments": [
+            {
+                "site": "hotel-de-ville",
+                "service": "etat-civil",
+                "slot_minutes": 20,
+                "stations": 1,  # the identity-document station (dispositif de recueil)
+                "weekdays": [0, 1, 2, 3, 4],
+                "booked": 0.8,  # share of the slots taken in an ordinary month
+                "minutes": 13,  # at the station (median)
+                "subjects": {
+                    "Dépôt d'une demande de carte d'identité": 5,
+                    "Dépôt d'une demande de passeport": 4,
+                    "Remise d'un titre d'identité": 3,
+                },
+            },
+        ],
+    },
+    "saint-aubin": {
+        "phone": {
+            "calls_per_day": 90,
+            "test_caller": "0387000099",
+            "busy_staffing": 0.6,
+            "busy_volume": 1.3,
+            "queues": [
+                ("accueil", "accueil", "mairie", 0.55, 2, 0.75, "accueil-renvoi"),
+                ("accueil-renvoi", "accueil", "mairie", 0, 1, 0.5),
+                ("urbanisme", "urbanisme", "mairie", 0.2, 1, 0.85),
+                ("etat-civil", "etat-civil", "mairie", 0.15, 1, 0.75),
+                ("services-techniques", "technique", "centre-technique", 0.1, 1, 0.7),
+            ],
+        },
+        "desk": {
+            "sites": [("mairie", 38, 2, "tablet"), ("centre-technique", 5, 1, "tablet")],
+            "busy_slowdown": 1.6,
+            "reasons": [
+                ("mairie", "Renseignement", "accueil", 30, 3),
+                ("mairie", "Permis de construire ou déclaration préalable", "urbanisme", 10, 15),
+                ("mairie", "Carte d'identité ou passeport", "etat-civil", 12, 9),
+                ("mairie", "Acte d'état civil", "etat-civil", 8, 5),
+                ("mairie", "Réservation de salle", "affaires-generales", 5, 8),
+                ("mairie", "Cimetière", "affaires-generales", 2, 10),
+                ("centre-technique", "Signalement voirie ou éclairage", "technique", 6, 6),
+                ("centre-technique", "Prêt de matériel", "technique", 3, 8),
+            ],
+        },
+        "appointments": [
+            {
+                "site": "mairie",
+                "service": "etat-civil",
+                "slot_minutes": 30,
+                "stations": 1,
+                "weekdays": [0, 1, 2, 3, 4],
+                "booked": 0.6,
+                "minutes": 15,
+                "subjects": {
+                    "Dépôt d'une demande de carte d'identité": 5,
+                    "Dépôt d'une demande de passeport": 3,
+                    "Remise d'un titre d'identité": 2,
+                },
+            },
+            {
+                "site": "mairie",
+                "service": "urbanisme",
+                "slot_minutes": 45,
+                "stations": 1,
+                "weekdays": [1, 3],  # the town planner sees the public on Tuesdays and Thursdays
+                "booked": 0.5,
+                "minutes": 30,
+                "subjects": {"Conseil avant un permis de construire": 3, "Dépôt d'un dossier": 1},
+            },
+        ],
+        # Services Publics+ asks for the answer rate; the town also measures its pickup time
+        # and its appointments (commitment number, then the indicator's fields).
+        "indicators": [
+            (
+                2,
+                {
+                    "code": "spp-appels-25s",
+                    "name": "Appels décrochés en moins de 25 secondes",
+                    "source": "phone.answered_within",
+                    "target": 80,
+                    "warning_threshold": 70,
+                    "threshold_seconds": 25,
+                    "channels": ["phone"],
+                },
+            ),
+            (
+                2,
+                {
+                    "code": "spp-rendez-vous",
+                    "name": "Rendez-vous honorés dans les 10 minutes",
+                    "source": "appointments.respected",
+                    "target": 95,
+                    "warning_threshold": 90,
+                    "threshold_seconds": 600,
+                    "channels": ["desk"],
+                },
+            ),
+        ],
+    },
+}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from qualicite.core.events import register_event_model
 from qualicite.core.models import EventBase, OrganisationScoped, Service, Site
@@ -27,7 +28,8 @@ class CallFormat(models.TextChoices):
 
 class CallOutcome(models.TextChoices):
     # Values are the parsers' `Outcome` constants.
-    ANSWERED = "answered", _("Answered")
+    # A context of its own: "Answered" of a request is feminine in French (une demande).
+    ANSWERED = "answered", pgettext_lazy("call outcome", "Answered")
     ABANDONED = "abandoned", _("Abandoned by the caller")
     TIMEOUT = "timeout", _("Left the queue: waited too long")
     EXIT_EMPTY = "exit_empty", _("Left the queue: no agent logged in")
