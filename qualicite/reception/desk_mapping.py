@@ -29,10 +29,14 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from django.utils.translation import gettext as _
 
-from qualicite.reception.parsers.mapped_csv import DELIMITERS, MappingError
+from qualicite.reception.parsers.mapped_csv import (
+    DELIMITERS,
+    MappingError,
+    checked_columns,
+    read_yaml,
+)
 
 __all__ = [
     "FileRefused",
@@ -48,7 +52,6 @@ __all__ = [
 ]
 
 Column = str | int
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT_MAX_BAD_SHARE = 0.05
 # Rejected lines kept with their reason in a report; every one is counted.
 KEEP_REJECTED = 200
@@ -97,18 +100,6 @@ TOP_KEYS = ("delimiter", "encoding", "header", "time_format", "timezone", "max_b
 TOP_KEYS += ("columns",)
 
 
-def _yaml(source: str | dict) -> dict:
-    if isinstance(source, dict):
-        return source
-    try:
-        data = yaml.load(source or "", Loader=_LOADER)
-    except yaml.YAMLError as error:
-        raise MappingError([f"not valid YAML: {error}"]) from None
-    if not isinstance(data, dict):
-        raise MappingError(["the mapping must be a YAML mapping (key: value lines)"])
-    return data
-
-
 def _check_columns(raw, spec: Spec, header: bool, problems: list[str]) -> dict:
     columns: dict[str, tuple[Column, ...]] = {}
     if raw is None:
@@ -121,18 +112,9 @@ def _check_columns(raw, spec: Spec, header: bool, problems: list[str]) -> dict:
             problems.append(f"columns: unknown field {name!r} (expected {', '.join(spec.fields)})")
             continue
         values = value if isinstance(value, list) else [value]
-        checked: list[Column] = []
-        for item in values:
-            if isinstance(item, bool) or not isinstance(item, str | int):
-                problems.append(f"columns.{name}: {item!r} is not a column name or number")
-            elif isinstance(item, int) and item < 1:
-                problems.append(f"columns.{name}: column numbers start at 1")
-            elif not header and not isinstance(item, int):
-                problems.append(f"columns.{name}: without a header, columns are numbers")
-            else:
-                checked.append(item)
+        checked = checked_columns(name, values, header, problems)
         if checked:
-            columns[name] = tuple(checked)
+            columns[name] = checked
     return columns
 
 
@@ -157,7 +139,7 @@ def _check_tables(data: dict, spec: Spec, problems: list[str]) -> dict:
 
 def load_mapping(source: str | dict[str, Any], spec: Spec, *, default_timezone: str) -> Mapping:
     """Reads and checks a mapping (YAML text or a loaded dict) against what `spec` reads."""
-    data = _yaml(source)
+    data = read_yaml(source)
     problems: list[str] = []
     known = set(TOP_KEYS) | set(spec.tables) | set(spec.constants)
     for key in data:

@@ -104,17 +104,38 @@ class Mapping:
     queue: str = ""
 
 
-def load_mapping(source: str | bytes | dict[str, Any]) -> Mapping:
-    """Reads and checks a mapping (YAML text or an already loaded dict)."""
+def read_yaml(source: str | bytes | dict[str, Any]) -> dict:
+    """A mapping's YAML text as a dict (a dict is taken as it is); MappingError otherwise."""
     if isinstance(source, bytes | str):
         try:
-            data = yaml.load(source, Loader=_LOADER)
+            data = yaml.load(source or "", Loader=_LOADER)
         except yaml.YAMLError as error:
             raise MappingError([f"not valid YAML: {error}"]) from None
     else:
         data = source
     if not isinstance(data, dict):
         raise MappingError(["the mapping must be a YAML mapping (key: value lines)"])
+    return data
+
+
+def checked_columns(name: str, values: list, header: bool, problems: list[str]) -> tuple:
+    """The column references of one field (names, or numbers from 1), the wrong ones told."""
+    checked: list[Column] = []
+    for item in values:
+        if isinstance(item, bool) or not isinstance(item, str | int):
+            problems.append(f"columns.{name}: {item!r} is not a column name or number")
+        elif isinstance(item, int) and item < 1:
+            problems.append(f"columns.{name}: column numbers start at 1")
+        elif not header and not isinstance(item, int):
+            problems.append(f"columns.{name}: without a header, columns are numbers")
+        else:
+            checked.append(item)
+    return tuple(checked)
+
+
+def load_mapping(source: str | bytes | dict[str, Any]) -> Mapping:
+    """Reads and checks a mapping (YAML text or an already loaded dict)."""
+    data = read_yaml(source)
     problems: list[str] = []
     for key in data:
         if key not in TOP_KEYS:
@@ -133,18 +154,9 @@ def load_mapping(source: str | bytes | dict[str, Any]) -> Mapping:
             problems.append(f"columns: unknown field {name!r} (expected {', '.join(FIELDS)})")
             continue
         values = value if isinstance(value, list) and name == "entered_at" else [value]
-        checked: list[Column] = []
-        for item in values:
-            if isinstance(item, bool) or not isinstance(item, str | int):
-                problems.append(f"columns.{name}: {item!r} is not a column name or number")
-            elif isinstance(item, int) and item < 1:
-                problems.append(f"columns.{name}: column numbers start at 1")
-            elif not header and not isinstance(item, int):
-                problems.append(f"columns.{name}: without a header, columns are numbers")
-            else:
-                checked.append(item)
+        checked = checked_columns(name, values, header, problems)
         if checked:
-            columns[name] = tuple(checked)
+            columns[name] = checked
     queue = data.get("queue", "")
     if not isinstance(queue, str):
         problems.append("queue must be a text")
