@@ -28,7 +28,7 @@ from qualicite.core import events, permissions
 from qualicite.core.choices import Channel, RequestKind
 from qualicite.core.models import Membership, Site
 from qualicite.core.permissions import Perm
-from qualicite.demo.bulk import insert_rows
+from qualicite.demo.requests_write import write_year
 from qualicite.demo.towns import FIRST_NAMES, LAST_NAMES, REPLY_TEMPLATES, STREETS
 from qualicite.requests import deadlines, services
 from qualicite.requests.models import (
@@ -754,44 +754,6 @@ def _name(user) -> str:
     return events.actor_display_name(user)
 
 
-def _write(organisation, lives: list[Life], counter: list[Delivery]) -> None:
-    # Requests and replies need their primary keys (events point at them): bulk_create,
-    # which skips save(): the local days are stamped here.
-    for life in lives:
-        life.request.stamp_days()
-    Request.objects.bulk_create([life.request for life in lives], batch_size=500)
-    replies = [life.reply for life in lives if life.reply]
-    for reply in replies:
-        reply.request_id = reply.request.pk
-    Reply.objects.bulk_create(replies, batch_size=500)
-    deliveries = [life.delivery for life in lives if life.delivery]
-    for delivery in deliveries:
-        delivery.request_id = delivery.request.pk
-    insert_rows(Delivery, deliveries + counter)
-    rows = []
-    for life in lives:
-        request = life.request
-        name = str(request)[:300]
-        for at, actor, verb, details in sorted(life.events, key=lambda e: e[0]):
-            if "reply" in details:
-                details = {**details, "reply": life.reply.pk}
-            rows.append(
-                RequestEvent(
-                    organisation=organisation,
-                    at=at,
-                    actor=actor,
-                    actor_name=_name(actor),
-                    verb=verb,
-                    subject_kind=Request._meta.label_lower,
-                    subject_id=str(request.pk),
-                    subject_name=name,
-                    details=details,
-                    request=request,
-                )
-            )
-    insert_rows(RequestEvent, rows)
-
-
 def build_year(organisation, setup: dict, *, seed: int, today: date) -> int:
     """Configure the town and give it a year of requests; 0 when it already has requests."""
     config = configure(organisation, setup)
@@ -799,5 +761,5 @@ def build_year(organisation, setup: dict, *, seed: int, today: date) -> int:
         return 0
     year = Year(organisation, setup, config, seed=seed, today=today)
     lives = year.requests()
-    _write(organisation, lives, year.counter_deliveries())
+    write_year(organisation, lives, year.counter_deliveries())
     return len(lives)
