@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from qualicite.core.events import register_event_model
-from qualicite.core.models import EventBase, OrganisationScoped, Service, Site
+from qualicite.core.models import EventBase, Organisation, OrganisationScoped, Service, Site
 from qualicite.core.storage import PrivateStorage
 
 
@@ -151,8 +151,22 @@ class CallImport(OrganisationScoped):
 
 
 class Call(OrganisationScoped):
-    """One visit of one call to one queue of the phone system."""
+    """One visit of one call to one queue of the phone system.
 
+    Written by the million by the log imports: the table carries no foreign-key constraint
+    and no index of its own on its references (ADR 0002). The import writer takes them from
+    rows it has just read (the import, the queue mappings' services and sites), Django's
+    `on_delete` keeps them when a row they point to is deleted, and the organisation is the
+    first column of the unique key and of both indexes.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        verbose_name=_("organisation"),
+    )
     call_id = models.CharField(_("call id"), max_length=80)
     queue = models.CharField(_("queue"), max_length=80)
     service = models.ForeignKey(
@@ -161,6 +175,8 @@ class Call(OrganisationScoped):
         null=True,
         blank=True,
         related_name="+",
+        db_constraint=False,
+        db_index=False,
         verbose_name=_("service"),
     )
     site = models.ForeignKey(
@@ -169,6 +185,8 @@ class Call(OrganisationScoped):
         null=True,
         blank=True,
         related_name="+",
+        db_constraint=False,
+        db_index=False,
         verbose_name=_("site"),
     )
     entered_at = models.DateTimeField(_("entered the queue at"))
@@ -197,6 +215,8 @@ class Call(OrganisationScoped):
         null=True,
         blank=True,
         related_name="calls",
+        db_constraint=False,
+        db_index=False,
         verbose_name=_("imported by"),
     )
 

@@ -10,7 +10,7 @@ as incomplete (its end unknown) that this file completes; a call that the previo
 the same PBX left open (its `carried` state) and this file ends is "completed". So importing
 a file again changes nothing, and overlapping files never count a call twice.
 
-Calls are written through a staging table and merged by the database (`CallWriter`); a
+Calls are written through a staging table and merged by the database (`call_writer.CallWriter`); a
 large file is parsed in a child process meanwhile (`parsers.pipeline`).
 
 **Progress** of a running import lives in a small JSON file (`queries.progress_path`), not
@@ -32,21 +32,21 @@ import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
 from typing import BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.db import connection, transaction
-from django.db.models import Case, Max, Min, OuterRef, Subquery, Value, When
+from django.db.models import Case, OuterRef, Subquery, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qualicite.core import events
 from qualicite.core.models import Organisation, Service, Site
 from qualicite.reception import parsers, queries
+from qualicite.reception.call_writer import CallWriter
 from qualicite.reception.models import (
     Call,
     CallFormat,
@@ -56,14 +56,12 @@ from qualicite.reception.models import (
     ReceptionEvent,
 )
 from qualicite.reception.parsers import pipeline
-from qualicite.reception.parsers.calls import ENTER, SEP
 from qualicite.reception.signals import records_changed
 
 logger = logging.getLogger(__name__)
 
-# Calls written per statement; lines between two progress reports; the most read at once
+# Lines between two progress reports; the most read at once
 # from the file (the parsers ask for 1 MiB: progress is seen between two reads).
-BATCH = 10_000
 PROGRESS_LINES = 100_000
 READ_CHUNK = 1 << 20
 # From this size on, the file is parsed in a child process while this one writes.
@@ -169,259 +167,6 @@ def _size_of(stream) -> int:
         stream.seek(here)
         return end - here
     return 0
-
-
-# ---------------------------------------------------------------------------
-# Writing calls: a staging table, then set-based merges
-
-
-STAGING = "reception_call_staging"
-SPANS = "reception_call_open_spans"
-CARRIED = "reception_call_carried"
-# The staging table holds the parsers' CallRecords as they are (no Python work per call).
-STAGED = parsers.CallRecord._fields
-# Copied from the staging table into a new Call row, or into a row this file completes.
-CALL_DATA = ("wait_seconds", "outcome", "agent", "talk_seconds", "transfers", "ring_no_answer")
-# A row whose end is unknown: no end event (incomplete), or answered with no end line.
-UNFINISHED = (
-    "({t}.outcome = 'incomplete' OR ({t}.outcome = 'answered' AND {t}.talk_seconds IS NULL))"
-)
-
-
-def _sqlite_utc(ts):
-    """SQLite function for the instants that are not whole seconds (Wazo, CSV): Django's text."""
-    if ts is None:
-        return None
-    return str(datetime.fromtimestamp(ts, UTC).replace(tzinfo=None))
-
-
-class CallWriter:
-    """Stages the parsers' calls in batches and merges them into `reception_call`.
-
-    The calls go into a temporary table as the parsers give them (COPY on PostgreSQL,
-    executemany on SQLite): epoch times, queue names. The database then does the rest in a
-    few statements per batch: instants from epochs, service and site from the queue mappings
-    (joined), outside opening hours (the sites' opening spans of the batch's days, written to
-    another temporary table), the rows this file completes (UPDATE), the new ones (INSERT …
-    ON CONFLICT DO NOTHING on the call's key). Counts what it did, and the local days touched.
-    """
-
-    def __init__(self, organisation: Organisation, call_import: CallImport, carried):
-        self.organisation = organisation
-        self.call_import = call_import
-        self.site_id = call_import.site_id
-        self.hours = queries.LocalHours(organisation)
-        self.postgres = connection.vendor == "postgresql"
-        self.rows: list = []
-        self.created = self.completed = self.unchanged = 0
-        self.days: set[date] = set()
-        self.queues = set(
-            QueueMapping.objects.filter(organisation=organisation).values_list("queue", flat=True)
-        )
-        self.new_queues: list[str] = []
-        self.spans_done: set[tuple[int, date]] = set()
-        # Existing calls of the organisation: a batch outside their range cannot meet one.
-        bounds = Call.objects.filter(organisation=organisation).aggregate(
-            low=Min("entered_at"), high=Max("entered_at")
-        )
-        self.existing = None
-        if bounds["low"] is not None:
-            self.existing = (bounds["low"].timestamp(), bounds["high"].timestamp())
-        carried_visits = []
-        for key, queued in carried.open.items() if carried is not None else ():
-            call_id, _sep, queue = key.partition(SEP)
-            entries = [event[0] for event in queued if event[1] == ENTER] or [None]
-            carried_visits += [(call_id, queue, entry) for entry in entries]
-        self.has_carried = bool(carried_visits)
-        number = "double precision" if self.postgres else ""
-        with connection.cursor() as cursor:
-            if not self.postgres:
-                connection.connection.create_function(
-                    "qualicite_utc", 1, _sqlite_utc, deterministic=True
-                )
-            for table in (STAGING, SPANS, CARRIED):
-                cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            if self.postgres:
-                kinds = dict.fromkeys(STAGED, "text")
-                kinds.update(dict.fromkeys(("entered_ts", "ended_ts"), number))
-                kinds.update(
-                    dict.fromkeys(
-                        ("wait_seconds", "talk_seconds", "transfers", "ring_no_answer"), "integer"
-                    )
-                )
-                kinds.update(dict.fromkeys(("first_line", "last_line"), "bigint"))
-            else:
-                kinds = dict.fromkeys(STAGED, "")  # no affinity: values kept as given
-            columns = ", ".join(f"{name} {kinds[name]}" for name in STAGED)
-            cursor.execute(f"CREATE TEMPORARY TABLE {STAGING} ({columns})")
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {SPANS} (site_id integer, opens {number}, closes {number})"
-            )
-            cursor.execute(f"CREATE INDEX {SPANS}_site ON {SPANS} (site_id, opens)")
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {CARRIED} (call_id text, queue text, entered_ts {number})"
-            )
-            if carried_visits:
-                cursor.executemany(f"INSERT INTO {CARRIED} VALUES (%s, %s, %s)", carried_visits)
-
-    def instant(self, column: str) -> str:
-        """SQL giving the stored instant of an epoch column of the staging table."""
-        if self.postgres:
-            return f"to_timestamp({column})"
-        return (
-            f"CASE typeof({column}) WHEN 'integer' THEN datetime({column}, 'unixepoch') "
-            f"ELSE qualicite_utc({column}) END"
-        )
-
-    def add(self, records: Iterable[parsers.CallRecord]) -> None:
-        rows = self.rows
-        append = rows.append
-        batch = BATCH
-        for record in records:
-            append(record)
-            if len(rows) >= batch:
-                self.flush()
-
-    def _stage(self, cursor) -> None:
-        if self.postgres:
-            with cursor.cursor.copy(f"COPY {STAGING} FROM STDIN") as copy:
-                write = copy.write_row
-                for row in self.rows:
-                    write(row)
-        else:
-            marks = ", ".join("?" * len(STAGED))
-            cursor.cursor.executemany(f"INSERT INTO {STAGING} VALUES ({marks})", self.rows)
-
-    def _prepare(self, cursor) -> tuple[float, float]:
-        """New queues' mappings, the opening spans of the batch's days; its time range."""
-        cursor.execute(
-            f"SELECT s.queue, {self.site_of}, MIN(s.entered_ts), MAX(s.entered_ts) "
-            f"FROM {STAGING} AS s {self.mapping_join} GROUP BY s.queue, {self.site_of}",
-            [self.organisation.pk],
-        )
-        found = cursor.fetchall()
-        spans = []
-        for queue, site_id, low, high in found:
-            if queue not in self.queues:
-                _mapping, created = QueueMapping.objects.get_or_create(
-                    organisation=self.organisation, queue=queue
-                )
-                self.queues.add(queue)
-                if created:
-                    self.new_queues.append(queue)
-            if site_id is None:
-                continue
-            day, last = self.hours.day(low), self.hours.day(high)
-            while day <= last:
-                if (site_id, day) not in self.spans_done:
-                    self.spans_done.add((site_id, day))
-                    spans += [(site_id, *span) for span in self.hours.spans(site_id, day)]
-                day += timedelta(days=1)
-        if spans:
-            cursor.executemany(f"INSERT INTO {SPANS} VALUES (%s, %s, %s)", spans)
-        return min(row[2] for row in found), max(row[3] for row in found)
-
-    @property
-    def mapping_join(self) -> str:
-        return (
-            "LEFT JOIN reception_queuemapping AS m ON m.organisation_id = %s AND m.queue = s.queue"
-        )
-
-    @property
-    def site_of(self) -> str:
-        return f"COALESCE(m.site_id, {int(self.site_id) if self.site_id else 'NULL'})"
-
-    def flush(self) -> None:
-        if not self.rows:
-            return
-        staged = len(self.rows)
-        organisation_id = self.organisation.pk
-        import_id = self.call_import.pk
-        entered = self.instant("s.entered_ts")
-        key = (
-            "c.organisation_id = %s AND c.call_id = s.call_id AND c.queue = s.queue "
-            f"AND c.entered_at = {entered}"
-        )
-        with connection.cursor() as cursor:
-            self._stage(cursor)
-            self.rows.clear()
-            low, high = self._prepare(cursor)
-            completed = 0
-            if self.existing is not None and low <= self.existing[1] and high >= self.existing[0]:
-                # The rows this file completes: written as unfinished, now finished.
-                updates = ", ".join(f"{name} = s.{name}" for name in CALL_DATA)
-                cursor.execute(
-                    f"UPDATE reception_call AS c SET {updates}, call_import_id = %s, "
-                    f"ended_at = {self.instant('s.ended_ts')}, "
-                    "caller = CASE WHEN s.caller <> '' THEN s.caller ELSE c.caller END "
-                    f"FROM {STAGING} AS s WHERE {key} AND {UNFINISHED.format(t='c')} "
-                    f"AND NOT {UNFINISHED.format(t='s')}",
-                    [import_id, organisation_id],
-                )
-                completed = cursor.rowcount
-            site = self.site_of
-            # The last span opened before the call (found in the index), and is it still open?
-            closed = (
-                f"CASE WHEN {site} IS NULL THEN FALSE ELSE NOT EXISTS (SELECT 1 FROM {SPANS} "
-                f"AS p WHERE p.site_id = {site} AND p.opens = (SELECT MAX(q.opens) FROM {SPANS} "
-                f"AS q WHERE q.site_id = {site} AND q.opens <= s.entered_ts) "
-                "AND s.entered_ts < p.closes) END"
-            )
-            columns = ", ".join(CALL_DATA)
-            columns += ", organisation_id, call_id, queue, entered_at, ended_at, caller, "
-            columns += "service_id, site_id, counted, outside_hours, is_test, call_import_id"
-            values = ", ".join(f"s.{name}" for name in CALL_DATA)
-            values += f", %s, s.call_id, s.queue, {entered}, {self.instant('s.ended_ts')}, "
-            values += f"s.caller, m.service_id, {site}, COALESCE(m.counted, TRUE), {closed}, "
-            values += "FALSE, %s"
-            was_carried = (
-                f"EXISTS (SELECT 1 FROM {CARRIED} AS k WHERE k.call_id = s.call_id AND "
-                "k.queue = s.queue AND (k.entered_ts IS NULL OR k.entered_ts = s.entered_ts))"
-            )
-            inserted = {False: 0, True: 0}
-            for carried in (False, True) if self.has_carried else (None,):
-                where = "TRUE"
-                if carried is not None:
-                    where = was_carried if carried else f"NOT {was_carried}"
-                # Complete visits first: a key staged twice keeps its finished version.
-                cursor.execute(
-                    f"INSERT INTO reception_call ({columns}) SELECT {values} "
-                    f"FROM {STAGING} AS s {self.mapping_join} WHERE {where} "
-                    f"ORDER BY CASE WHEN {UNFINISHED.format(t='s')} THEN 1 ELSE 0 END "
-                    "ON CONFLICT (organisation_id, call_id, queue, entered_at) DO NOTHING",
-                    [organisation_id, import_id, organisation_id],
-                )
-                inserted[bool(carried)] = cursor.rowcount
-            written = completed + inserted[False] + inserted[True]
-            bucket = (
-                "floor(s.entered_ts / 900)::bigint"
-                if self.postgres
-                else "CAST(s.entered_ts AS INTEGER) / 900"
-            )
-            if written == staged:
-                cursor.execute(f"SELECT DISTINCT {bucket} FROM {STAGING} AS s")
-            elif written:
-                cursor.execute(
-                    f"SELECT DISTINCT {bucket} FROM {STAGING} AS s JOIN reception_call AS c "
-                    f"ON {key} WHERE c.call_import_id = %s",
-                    [organisation_id, import_id],
-                )
-            if written:
-                self.days.update(self.hours.day(row[0] * 900) for row in cursor.fetchall())
-            cursor.execute(f"{'TRUNCATE' if self.postgres else 'DELETE FROM'} {STAGING}")
-        self.created += inserted[False]
-        self.completed += completed + inserted[True]
-        self.unchanged += staged - written
-
-    def close(self) -> None:
-        self.flush()
-        with connection.cursor() as cursor:
-            for table in (STAGING, SPANS, CARRIED):
-                cursor.execute(f"DROP TABLE IF EXISTS {table}")
-
-
-# ---------------------------------------------------------------------------
-# The import
 
 
 class _Refused(Exception):

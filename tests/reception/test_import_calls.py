@@ -16,7 +16,7 @@ from django.utils import translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qualicite.reception import parsers, queries, services
+from qualicite.reception import call_writer, parsers, queries, services
 from qualicite.reception.models import (
     Call,
     CallImport,
@@ -136,7 +136,7 @@ def test_a_generated_queue_log_is_imported_call_by_call(org):
 
 
 def test_calls_are_written_in_many_batches_without_losing_one(org, monkeypatch):
-    monkeypatch.setattr(services, "BATCH", 97)
+    monkeypatch.setattr(call_writer, "BATCH", 97)
     data = generated(days=3)
     call_import = run(org, data)
     assert rows(org) == expected(data)
