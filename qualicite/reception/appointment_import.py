@@ -36,7 +36,7 @@ from django.utils.translation import gettext as _
 
 from qualicite.core.models import Service, Site
 from qualicite.reception.desk_import import Lookup
-from qualicite.reception.desk_mapping import MappedRow, RowError, Spec
+from qualicite.reception.desk_mapping import MappedRow, RowError, Spec, read_rows
 
 BOOKED, CANCELLED = "booked", "cancelled"
 SPEC = Spec(
@@ -130,3 +130,16 @@ def csv_values(row: MappedRow, lookup: Lookup) -> AppointmentValues:
         citizen=citizen,
         cancelled=cancelled,
     )
+
+
+def csv_items(stream, mapping, lookup: Lookup):
+    """(line, values or the reason the line is rejected) of a CSV export: what
+    `appointment_services.import_appointments` takes, for the upload page and the command."""
+    for item in read_rows(stream, mapping):
+        if not isinstance(item, MappedRow):
+            yield item
+            continue
+        try:
+            yield item.number, csv_values(item, lookup)
+        except RowError as error:
+            yield item.number, str(error)

@@ -38,11 +38,8 @@ from qualicite.reception.appointment_forms import (
 )
 from qualicite.reception.desk_import import Lookup
 from qualicite.reception.desk_mapping import (
-    MappedRow,
     MappingError,
-    RowError,
     load_mapping,
-    read_rows,
 )
 from qualicite.reception.models import AppointmentStatus
 
@@ -296,18 +293,7 @@ def _items(organisation, form):
     mapping = load_mapping(
         data["mapping"], appointment_import.SPEC, default_timezone=organisation.time_zone
     )
-
-    def rows():
-        for item in read_rows(upload.file, mapping):
-            if not isinstance(item, MappedRow):
-                yield item
-                continue
-            try:
-                yield item.number, appointment_import.csv_values(item, lookup)
-            except RowError as error:
-                yield item.number, str(error)
-
-    return rows(), mapping.max_bad_share
+    return appointment_import.csv_items(upload.file, mapping, lookup), mapping.max_bad_share
 
 
 @organisation_view(Perm.MANAGE_RECEPTION)
