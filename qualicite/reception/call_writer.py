@@ -24,6 +24,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Min
@@ -35,6 +36,8 @@ from qualicite.reception.parsers.calls import ENTER, SEP
 
 # Calls written per statement.
 BATCH = 10_000
+# SQLite's page cache during an import (KiB).
+SQLITE_CACHE_KIB = 64 << 10
 
 STAGING = "reception_call_staging"
 CARRIED = "reception_call_carried"
@@ -122,10 +125,16 @@ class CallWriter:
         )
         number = "double precision" if self.postgres else ""
         with connection.cursor() as cursor:
+            self.cache_size = None
             if not self.postgres:
                 connection.connection.create_function(
                     "qualicite_utc", 1, _sqlite_utc, deterministic=True
                 )
+                # The calls' indexes outgrow SQLite's 2 MiB page cache after a few hundred
+                # thousand calls; a larger one, for the import only, saves re-reading them.
+                cursor.execute("PRAGMA cache_size")
+                self.cache_size = cursor.fetchone()[0]
+                cursor.execute(f"PRAGMA cache_size = {-SQLITE_CACHE_KIB}")
             for table in (STAGING, CARRIED):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
             if self.postgres:
@@ -157,7 +166,14 @@ class CallWriter:
         )
 
     def add(self, records: Iterable[parsers.CallRecord]) -> None:
+        """Takes calls to write: one by one from an iterable, or a whole list at once (the
+        batches of a parsing process: no Python loop per call here)."""
         rows = self.rows
+        if records.__class__ is list:
+            rows += records
+            if len(rows) >= BATCH:
+                self.flush()
+            return
         append = rows.append
         batch = BATCH
         for record in records:
@@ -165,19 +181,24 @@ class CallWriter:
             if len(rows) >= batch:
                 self.flush()
 
-    def _staged_rows(self, low: float, high: float) -> list[tuple]:
-        """The batch's rows for the staging table, each with its "outside hours" flag."""
-        rows = self.rows
-        for queue in {row[1] for row in rows} - self.site_of_queue.keys():
+    def _bounds_of_queue(self, queue: str, bounds_of_site: dict) -> list[float] | None:
+        """The opening bounds that apply to a queue; a queue seen for the first time gets
+        its mapping (the import's site, no service yet)."""
+        if queue not in self.site_of_queue:
             mapping, created = QueueMapping.objects.get_or_create(
                 organisation=self.organisation, queue=queue
             )
             self.site_of_queue[queue] = mapping.site_id or self.call_import.site_id
             if created:
                 self.new_queues.append(queue)
+        site_id = self.site_of_queue[queue]
+        return None if site_id is None else bounds_of_site[site_id]
+
+    def _staged_rows(self, low: float, high: float) -> list[tuple]:
+        """The batch's rows for the staging table, each with its "outside hours" flag."""
         first, last = self.hours.day(low), self.hours.day(high)
         bounds_of_site: dict[int, list[float]] = {}
-        for site_id in set(self.site_of_queue.values()) - {None}:
+        for site_id in {*self.site_of_queue.values(), self.call_import.site_id} - {None}:
             spans = []
             day = first
             while day <= last:
@@ -185,15 +206,16 @@ class CallWriter:
                 day += timedelta(days=1)
             bounds_of_site[site_id] = merged_bounds(spans)
         bounds_of = {
-            queue: bounds_of_site[site_id]
-            for queue, site_id in self.site_of_queue.items()
-            if site_id is not None
+            queue: self._bounds_of_queue(queue, bounds_of_site) for queue in self.site_of_queue
         }
         staged = []
         append = staged.append
         get = bounds_of.get
-        for row in rows:
-            bounds = get(row[1])
+        unknown = staged  # any object that is not a list of bounds, nor None
+        for row in self.rows:
+            bounds = get(row[1], unknown)
+            if bounds is unknown:
+                bounds = bounds_of[row[1]] = self._bounds_of_queue(row[1], bounds_of_site)
             if bounds is None:
                 append(row[:11] + (False,))
             else:
@@ -227,8 +249,9 @@ class CallWriter:
             "c.organisation_id = %s AND c.call_id = s.call_id AND c.queue = s.queue "
             f"AND c.entered_at = {entered}"
         )
-        low = min(row[2] for row in self.rows)
-        high = max(row[2] for row in self.rows)
+        entries = list(map(itemgetter(2), self.rows))
+        low, high = min(entries), max(entries)
+        del entries
         rows = self._staged_rows(low, high)
         self.rows.clear()
         with connection.cursor() as cursor:
@@ -316,3 +339,5 @@ class CallWriter:
         with connection.cursor() as cursor:
             for table in (STAGING, CARRIED):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            if self.cache_size is not None:
+                cursor.execute(f"PRAGMA cache_size = {int(self.cache_size)}")

@@ -283,7 +283,11 @@ def import_calls(
                 tracker.lines_of = lambda: result.report.lines_read
             state = parsers.CarriedState.from_json(carried) if carried else None
             writer = CallWriter(organisation, call_import, state)
-            writer.add(result)
+            if isinstance(result, pipeline.ParsedAside):
+                for batch in result.batches():
+                    writer.add(batch)
+            else:
+                writer.add(result)
             report = result.report
             tracker(tracker.bytes_read, report.lines_read, final=True)
             if not report.importable:

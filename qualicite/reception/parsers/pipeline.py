@@ -125,6 +125,11 @@ class ParsedAside:
             self.progress(bytes_read, lines_read)
 
     def __iter__(self) -> Iterator[tuple]:
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[list[tuple]]:
+        """The calls as the child sends them: lists of about `batch` calls."""
         try:
             while True:
                 try:
@@ -135,12 +140,12 @@ class ParsedAside:
                 if kind == "calls":
                     _kind, records, bytes_read, lines_read = message
                     self._tell(bytes_read, lines_read)
-                    yield from records
+                    yield records
                 elif kind == "progress":
                     self._tell(message[1], message[2])
                 elif kind == "end":
                     _kind, records, bytes_read, self.report, self._carried = message
-                    yield from records
+                    yield records
                     self._tell(bytes_read, self.report.lines_read)
                     self._done = True
                     return
