@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from qualicite.reception.parsers import FORMATS, CarriedState, Outcome, parse
 from qualicite.reception.parsers.generate import CallSpec
+from tests.reception.test_parsers_queue_log import parser_path  # noqa: F401 (autouse: both paths)
 
 EXAMPLES = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 T0 = 1736150400  # 2025-01-06 08:00 UTC

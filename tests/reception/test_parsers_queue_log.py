@@ -4,12 +4,39 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from datetime import UTC, datetime
 
-from qualicite.reception.parsers import CarriedState, Outcome, parse
+import pytest
+
+from qualicite.reception.parsers import CarriedState, Outcome, fastpath_active, parse
+from qualicite.reception.parsers.calls import PURE_PARSERS
 from qualicite.reception.parsers.generate import Generator, generate, wazo_lines
 
 T0 = 1736150400  # 2025-01-06 08:00:00 UTC, a Monday
+
+
+def require_compiled() -> None:
+    """The compiled fast path must be built: a failure in CI, a skip on a machine without gcc."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(PURE_PARSERS, raising=False)
+        if fastpath_active():
+            return
+    if os.environ.get("CI") == "true":
+        pytest.fail("the parsers' compiled fast path (_fastpath.c) is not built")
+    pytest.skip("the parsers' compiled fast path is not built (no C compiler?)")
+
+
+@pytest.fixture(autouse=True, scope="module", params=["compiled", "pure"])
+def parser_path(request):
+    """Every test of the module runs with the compiled fast path, then in pure Python."""
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "pure":
+            patch.setenv(PURE_PARSERS, "1")
+        else:
+            require_compiled()
+            patch.delenv(PURE_PARSERS, raising=False)
+        yield request.param
 
 
 def log(*lines: str, end: str = "\n") -> bytes:

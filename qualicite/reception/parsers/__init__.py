@@ -17,6 +17,12 @@ A `CallRecord` is a named tuple; its times are epoch numbers (`entered_ts`, `end
 `entered_at` / `ended_at` properties giving aware UTC datetimes, so that a bulk writer can
 skip building two datetimes per call.
 
+Speed: the Asterisk queue_log's reading loop and the assembly of its calls have a compiled
+fast path (`_fastpath.c`, built by `pip install` when a C compiler is there) for their common
+case; `fastpath_active()` says whether a parse started now uses it, and the environment
+variable QUALICITE_PURE_PARSERS=1, read at each parse, keeps it all in Python. Both give the
+same calls, reports and carried states.
+
 Formats (`FORMATS`): "asterisk-queue-log" (queue_log.py), "wazo-queue-log-csv"
 (queue_log.py), "asterisk-cdr-csv" (cdr.py) and "csv" with a YAML `mapping`
 (mapped_csv.py). Memory stays bounded by the calls open at once whatever the file's size;
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import tzinfo
+from itertools import islice
 from typing import Any
 
 from qualicite.reception.parsers.calls import (
@@ -36,6 +43,7 @@ from qualicite.reception.parsers.calls import (
     CallRecord,
     CarriedState,
     Outcome,
+    fastpath_active,
 )
 from qualicite.reception.parsers.cdr import read_cdr
 from qualicite.reception.parsers.lines import LineReader, Source
@@ -56,6 +64,7 @@ __all__ = [
     "Outcome",
     "ParseResult",
     "Problem",
+    "fastpath_active",
     "load_mapping",
     "parse",
 ]
@@ -68,15 +77,21 @@ class ParseResult:
     consumed (None for the CSV formats, whose rows are whole calls).
     """
 
-    def __init__(self, calls: Iterator[CallRecord], report: ImportReport):
-        self._calls = calls
+    def __init__(self, batches: Iterator[list[CallRecord]], report: ImportReport):
+        self._batches = batches
         self.report = report
         self._carried: CarriedState | None = None
         self._done = False
         self._assembler: Assembler | None = None
 
     def __iter__(self) -> Iterator[CallRecord]:
-        yield from self._calls
+        for batch in self._batches:
+            yield from batch
+        self._done = True
+
+    def batches(self) -> Iterator[list[CallRecord]]:
+        """The calls in lists, as the parser assembles them (no generator step per call)."""
+        yield from self._batches
         self._done = True
 
     @property
@@ -133,7 +148,7 @@ def parse(
             mapping = load_mapping(mapping)
         reader = LineReader(source, encoding=mapping.encoding)
         result = ParseResult(iter(()), report)
-        result._calls = _finishing(read_mapped(reader, report, mapping), result, None)
+        result._batches = _finishing(_lists(read_mapped(reader, report, mapping)), result, None)
         return result
     reader = LineReader(source)
     if fmt == "asterisk-cdr-csv":
@@ -141,7 +156,7 @@ def parse(
         calls = read_cdr(
             reader, report, clock, reorder_seconds=reorder_seconds, reorder_lines=reorder_lines
         )
-        result._calls = _finishing(calls, result, None)
+        result._batches = _finishing(_lists(calls), result, None)
         return result
     if isinstance(carried, dict):
         carried = CarriedState.from_json(carried)
@@ -155,15 +170,21 @@ def parse(
     read = read_asterisk if fmt == "asterisk-queue-log" else read_wazo
     result = ParseResult(iter(()), report)
     result._assembler = assembler
-    result._calls = _finishing(read(reader, report, assembler, clock), result, assembler)
+    result._batches = _finishing(read(reader, report, assembler, clock), result, assembler)
     return result
 
 
+def _lists(calls: Iterator[CallRecord], size: int = 1000) -> Iterator[list[CallRecord]]:
+    """The calls of a reader that yields them one by one, in lists."""
+    while batch := list(islice(calls, size)):
+        yield batch
+
+
 def _finishing(
-    calls: Iterator[CallRecord], result: ParseResult, assembler: Assembler | None
-) -> Iterator[CallRecord]:
+    batches: Iterator[list[CallRecord]], result: ParseResult, assembler: Assembler | None
+) -> Iterator[list[CallRecord]]:
     report = result.report
-    yield from calls
+    yield from batches
     if assembler is not None:
         if report.error is not None and report.error.code in ("wrong_format", "missing_columns"):
             result._carried = CarriedState(
@@ -171,5 +192,5 @@ def _finishing(
             )
         else:
             records, result._carried = assembler.finish()
-            yield from records
+            yield records
     report.finish()

@@ -36,16 +36,39 @@ carried state is passed.
 
 Lines of one call with a gap of more than a day, a call that never ends, a time in the future:
 see `Assembler` (`high_water`, `MAX_JUMP`, `max_open_seconds`).
+
+Speed: `Assembler.due` (`_single`, `_signature`) is the hot path after the reading loop. With
+the compiled extension (`_fastpath.c`, `fastpath_active()`) its loop and `_single`'s common
+case (ENTERQUEUE, rings, at most one CONNECT, one end) run in C with the same records and
+signatures; any other call goes back to `_single` or `_assemble`, so the rules are written
+once, here. `QUALICITE_PURE_PARSERS=1` keeps it all in Python, the reference.
 """
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from qualicite.reception.parsers.report import ImportReport
+
+try:
+    from qualicite.reception.parsers import _fastpath as compiled
+except ImportError:  # installed without a C compiler: the parsers run in Python alone
+    compiled = None
+
+# Set to "1" to parse in pure Python even when the compiled fast path is built.
+PURE_PARSERS = "QUALICITE_PURE_PARSERS"
+
+
+def fastpath_active() -> bool:
+    """Whether a parse started now uses the compiled fast path (`_fastpath.c`).
+
+    Read when a parse starts (not at import), so that a test can switch it per parse.
+    """
+    return compiled is not None and os.environ.get(PURE_PARSERS) != "1"
 
 
 class Outcome:
@@ -332,6 +355,8 @@ class Assembler:
     `(due_time, due_line, key)` to `self.pending` for every end event (the hot path), keep
     `high_water` with `advance`'s rule, call `absorb` for an event whose call is not open,
     `due` after each batch of lines, `sweep` now and then, and `finish` at the end.
+    `use_compiled` (decided when the assembler is made, `fastpath_active`) tells them and
+    `due` to run their common case in C.
 
     `high_water` is the latest time of the log. One line cannot move it more than
     `MAX_JUMP` seconds ahead: a bigger jump (a night, a weekend) must be confirmed by three
@@ -373,6 +398,7 @@ class Assembler:
         self.jumps = 0
         self.candidate: float = 0
         self.last_sweep: float = 0
+        self.use_compiled = fastpath_active()
         if carried is not None:
             self.open = {key: list(events) for key, events in carried.open.items()}
             self.closed = dict(carried.closed)
@@ -423,31 +449,38 @@ class Assembler:
         return True
 
     def due(self, now_line: int) -> list[CallRecord]:
-        """Assembles the ended calls the log has moved past (time and lines)."""
+        """Assembles the ended calls the log has moved past (time and lines).
+
+        With `use_compiled` the loop runs in C (`_fastpath.due`), `_single`'s common case too.
+        """
         pending = self.pending
         open_calls = self.open
         closed = self.closed
         high_water = self.high_water
         until = high_water - self.reorder_seconds
-        popleft = pending.popleft
-        single = self._single
-        records: list[CallRecord] = []
-        append = records.append
-        while pending and pending[0][0] <= high_water and pending[0][1] <= now_line:
-            key = popleft()[2]
-            events = open_calls.get(key)
-            if events is None:
-                continue
-            events.sort()
-            last = events[-1]
-            if last[1] == END and events[0][1] == ENTER and last[0] <= until:
-                record = single(key, events)
-                if record is not None:
-                    append(record)
-                    del open_calls[key]
-                    closed[key] = _signature(last[0], events)
+        if self.use_compiled:
+            args = (pending, open_calls, closed, high_water, until, now_line)
+            records = compiled.due(*args, self._single, self._assemble)
+        else:
+            popleft = pending.popleft
+            single = self._single
+            records: list[CallRecord] = []
+            append = records.append
+            while pending and pending[0][0] <= high_water and pending[0][1] <= now_line:
+                key = popleft()[2]
+                events = open_calls.get(key)
+                if events is None:
                     continue
-            self._assemble(key, until, records)
+                events.sort()
+                last = events[-1]
+                if last[1] == END and events[0][1] == ENTER and last[0] <= until:
+                    record = single(key, events)
+                    if record is not None:
+                        append(record)
+                        del open_calls[key]
+                        closed[key] = _signature(last[0], events)
+                        continue
+                self._assemble(key, until, records)
         self.report.calls += len(records)
         if (
             high_water - self.closed_since > self.closed_seconds
@@ -776,3 +809,10 @@ class Assembler:
             visit.first_line,
             visit.last_line,
         )
+
+
+if compiled is not None:
+    # The constants the compiled `due` and `_single` use, from this module's own.
+    compiled.setup_calls(
+        CallRecord, Outcome, _END_OUTCOMES, _TRANSFERS, _signature, (ENTER, RING, CONNECT, END)
+    )

@@ -54,6 +54,17 @@ batch of lines it pauses Python's cyclic garbage collector (and restores it befo
 calls to the caller): the loop makes no reference cycles, everything it drops is freed at
 once by reference counting, and the collector's passes over the young open calls otherwise
 cost about a quarter of the time.
+
+When the compiled extension is built (`_fastpath.c`; `fastpath_active()`), the loop over a
+batch runs in C instead (`_fastpath.read_lines`); with `Assembler.due` in C too a parse takes
+a third of the time. It does the common line (a plain integer time in order, a known event
+whose data the loop reads inline or `DATA`'s simple readers read, the numbers small, a call
+open or not recently closed) exactly as the loop below, and hands any other line, before
+changing anything, to `_line_reader`'s function: the body of that loop for one line, with the
+loop's state (number, high_water, oldest, jumping, ignored) passed in and out
+(`_compiled_readers` tells C which rule reads which event). The Python loop stays the
+reference and the path taken without the extension or with `QUALICITE_PURE_PARSERS=1`; the
+tests parse every log both ways and compare. Change the loop and `_line_reader` together.
 """
 
 from __future__ import annotations
@@ -71,6 +82,7 @@ from qualicite.reception.parsers.calls import (
     RING,
     Assembler,
     CallRecord,
+    compiled,
 )
 from qualicite.reception.parsers.lines import MAX_LINE, LastLine, LineReader
 from qualicite.reception.parsers.report import FORMAT_NAMES, ImportReport
@@ -172,6 +184,45 @@ for _event in CALL_EVENTS:
     DATA.setdefault(_event, _nothing)
 
 
+def _compiled_readers() -> dict[str, tuple[int | None, str]]:
+    """How the compiled loop reads each event: {event: (rank, reader)}, from the loop's rules.
+
+    "ignore": an agent or queue event; "none", "enter", "connect", "complete": the loop's
+    inline cases (a "connect" or "complete" whose numbers are not small goes back to Python);
+    "wait2", "wait3", "transfer", "attended": `_exit`, `_exit_key`, `_transfer`,
+    `_attended_transfer`, when their fields are small numbers or empty; "slow": Python reads it.
+    """
+    readers: dict[str, tuple[int | None, str]] = {
+        event: (None, "ignore") for event in NO_CALL_EVENTS
+    }
+    by_function = {
+        _exit: "wait2",
+        _exit_key: "wait3",
+        _transfer: "transfer",
+        _attended_transfer: "attended",
+        _nothing: "none",
+    }
+    for event, rank in CALL_EVENTS.items():
+        if rank == RING:
+            reader = "none"
+        elif rank == ENTER:
+            reader = "enter"
+        elif rank == CONNECT:
+            reader = "connect"
+        elif event == "COMPLETECALLER" or event == "COMPLETEAGENT":
+            reader = "complete"
+        else:
+            reader = by_function.get(DATA[event], "slow")
+        readers[event] = (rank, reader)
+    return readers
+
+
+if compiled is not None:
+    compiled.setup_lines(
+        _compiled_readers(), [SMALL[str(n)] for n in range(len(SMALL))], MIN_TS, MAX_TS, END
+    )
+
+
 # ---------------------------------------------------------------------------
 # Shared: probing the format, the last line, the end of the file
 
@@ -247,8 +298,9 @@ def _looks_asterisk(line: str) -> bool:
 
 def read_asterisk(
     reader: LineReader, report: ImportReport, assembler: Assembler, clock: Clock
-) -> Iterator[CallRecord]:
-    """Yields the calls of an Asterisk queue_log as they end (the hot path: keep it lean)."""
+) -> Iterator[list[CallRecord]]:
+    """Yields the calls of an Asterisk queue_log as they end, in lists (one per block of
+    lines read: no generator step per call), the hot path: keep it lean."""
     batches, first, shaped, rest = _probe(reader, _looks_asterisk)
     if not shaped and first:
         _wrong_format(report, first, min(PROBE_LINES, sum(map(len, batches))))
@@ -270,6 +322,10 @@ def read_asterisk(
     jumping = assembler.jumps
     ignored = 0
     number = 0
+    fast = assembler.use_compiled
+    if fast:
+        read_lines = compiled.read_lines
+        read_line = _line_reader(report, assembler, clock)
 
     def chained():
         yield from batches
@@ -286,104 +342,231 @@ def read_asterisk(
             paused = gc.isenabled()
             if paused:
                 gc.disable()  # this loop makes no reference cycles: see the module docstring
-            for line in batch:
-                number += 1
-                if not line:
-                    _special(report, number, line)
-                    continue
-                try:
-                    ts_text, call_id, queue, agent, event, data = line.split("|", 5)
-                except ValueError:
-                    parts = line.split("|", 5)
-                    if len(parts) != 5:
-                        report.reject(number, "too_few_fields", found=len(parts), expected=5)
+            if fast:
+                # The loop below, in C for the common lines (see the module docstring).
+                number, high_water, oldest, jumping, ignored = read_lines(
+                    batch,
+                    number,
+                    high_water,
+                    oldest,
+                    jumping,
+                    ignored,
+                    open_calls,
+                    closed,
+                    closed_old,
+                    pending_append,
+                    reorder_seconds,
+                    reorder_lines,
+                    max_open,
+                    max_jump,
+                    read_line,
+                )
+            else:
+                for line in batch:
+                    number += 1
+                    if not line:
+                        _special(report, number, line)
                         continue
-                    ts_text, call_id, queue, agent, event = parts
-                    data = ""
-                try:
-                    ts = int(ts_text)
-                except ValueError:
-                    ts = epoch(ts_text)
-                    if ts is None:
-                        ts = clock.parse(ts_text)
-                        if ts is None:
-                            report.reject(number, "bad_timestamp", value=ts_text[:40])
-                            continue
-                if ts < oldest or ts > MAX_TS:
-                    if ts < MIN_TS or ts > MAX_TS:
-                        report.reject(number, "timestamp_out_of_range", value=ts_text[:40])
-                    else:
-                        report.reject(number, "out_of_order", value=ts_text[:40])
-                    continue
-                if ts > high_water:
-                    if ts <= high_water + max_jump:
-                        high_water = ts
-                        oldest = ts - max_open
-                        if oldest < MIN_TS:
-                            oldest = MIN_TS
-                        if jumping:
-                            assembler.jumps = jumping = 0
-                    else:
-                        assembler.high_water = high_water
-                        high_water = assembler.advance(ts)
-                        oldest = max(MIN_TS, high_water - max_open)
-                        jumping = assembler.jumps
-                rank = call_events(event)
-                if rank is None:
-                    if event in no_call:
-                        ignored += 1
-                    else:
-                        report.warn(number, "unknown_event", event=event[:40])
-                    continue
-                # The common events are read here, the others (and any oddity) by DATA's readers.
-                b = None
-                if rank == RING:
-                    a = None
-                elif rank == ENTER:
-                    a = data.partition("|")[2].partition("|")[0]
-                elif rank == CONNECT:
-                    a = small(data.partition("|")[0])
-                elif event == "COMPLETECALLER" or event == "COMPLETEAGENT":
-                    hold, _, rest_ = data.partition("|")
-                    a = small(hold)
-                    b = small(rest_.partition("|")[0])
-                    if b is None:
-                        a = None
-                else:
-                    a = None
-                if a is None and rank > RING:
                     try:
-                        a, b = data_of[event](data)
-                    except BadLine as bad:
-                        report.reject(number, bad.code, **bad.params)
+                        ts_text, call_id, queue, agent, event, data = line.split("|", 5)
+                    except ValueError:
+                        parts = line.split("|", 5)
+                        if len(parts) != 5:
+                            report.reject(number, "too_few_fields", found=len(parts), expected=5)
+                            continue
+                        ts_text, call_id, queue, agent, event = parts
+                        data = ""
+                    try:
+                        ts = int(ts_text)
+                    except ValueError:
+                        ts = epoch(ts_text)
+                        if ts is None:
+                            ts = clock.parse(ts_text)
+                            if ts is None:
+                                report.reject(number, "bad_timestamp", value=ts_text[:40])
+                                continue
+                    if ts < oldest or ts > MAX_TS:
+                        if ts < MIN_TS or ts > MAX_TS:
+                            report.reject(number, "timestamp_out_of_range", value=ts_text[:40])
+                        else:
+                            report.reject(number, "out_of_order", value=ts_text[:40])
                         continue
-                key = f"{call_id}\x00{queue}"  # calls.key_of, inline
-                call = (ts, rank, number, event, agent, line, a, b)
-                events = open_calls.get(key)
-                if events is None:
-                    if (key in closed or key in closed_old) and assembler.absorb(key, call):
+                    if ts > high_water:
+                        if ts <= high_water + max_jump:
+                            high_water = ts
+                            oldest = ts - max_open
+                            if oldest < MIN_TS:
+                                oldest = MIN_TS
+                            if jumping:
+                                assembler.jumps = jumping = 0
+                        else:
+                            assembler.high_water = high_water
+                            high_water = assembler.advance(ts)
+                            oldest = max(MIN_TS, high_water - max_open)
+                            jumping = assembler.jumps
+                    rank = call_events(event)
+                    if rank is None:
+                        if event in no_call:
+                            ignored += 1
+                        else:
+                            report.warn(number, "unknown_event", event=event[:40])
                         continue
-                    open_calls[key] = [call]
-                else:
-                    events.append(call)
-                if rank == END:
-                    pending_append((ts + reorder_seconds, number + reorder_lines, key))
+                    # The common events are read here, the others (and oddities) by DATA's.
+                    b = None
+                    if rank == RING:
+                        a = None
+                    elif rank == ENTER:
+                        a = data.partition("|")[2].partition("|")[0]
+                    elif rank == CONNECT:
+                        a = small(data.partition("|")[0])
+                    elif event == "COMPLETECALLER" or event == "COMPLETEAGENT":
+                        hold, _, rest_ = data.partition("|")
+                        a = small(hold)
+                        b = small(rest_.partition("|")[0])
+                        if b is None:
+                            a = None
+                    else:
+                        a = None
+                    if a is None and rank > RING:
+                        try:
+                            a, b = data_of[event](data)
+                        except BadLine as bad:
+                            report.reject(number, bad.code, **bad.params)
+                            continue
+                    key = f"{call_id}\x00{queue}"  # calls.key_of, inline
+                    call = (ts, rank, number, event, agent, line, a, b)
+                    events = open_calls.get(key)
+                    if events is None:
+                        if (key in closed or key in closed_old) and assembler.absorb(key, call):
+                            continue
+                        open_calls[key] = [call]
+                    else:
+                        events.append(call)
+                    if rank == END:
+                        pending_append((ts + reorder_seconds, number + reorder_lines, key))
             report.lines_read = number
             assembler.high_water = high_water
             records = assembler.due(number)
             if paused:
                 gc.enable()
                 paused = False
-            yield from records
+            yield records
             closed, closed_old = assembler.closed, assembler.closed_old
             if high_water - assembler.last_sweep > SWEEP_EVERY:
-                yield from assembler.sweep(number)
+                yield assembler.sweep(number)
         report.lines_read = number
         report.ignored_lines += ignored
         assembler.high_water = high_water
     finally:
         if paused:
             gc.enable()
+
+
+def _line_reader(report: ImportReport, assembler: Assembler, clock: Clock) -> Callable:
+    """The body of read_asterisk's loop for one line: what the compiled loop hands back.
+
+    `read_line(line, number, high_water, oldest, jumping, ignored)` does for the line numbered
+    `number` exactly what one turn of the Python loop does, and returns the loop's new
+    (high_water, oldest, jumping, ignored). Its code is the loop's, `continue` made `return`:
+    change both together (the tests compare the two paths on every kind of line).
+    """
+    open_calls = assembler.open
+    pending_append = assembler.pending.append
+    call_events = CALL_EVENTS.get
+    no_call = NO_CALL_EVENTS
+    data_of = DATA
+    small = SMALL.get
+    reorder_seconds = assembler.reorder_seconds
+    reorder_lines = assembler.reorder_lines
+    max_open = assembler.max_open_seconds
+    max_jump = assembler.MAX_JUMP
+
+    def read_line(line, number, high_water, oldest, jumping, ignored):
+        if not line:
+            _special(report, number, line)
+            return high_water, oldest, jumping, ignored
+        try:
+            ts_text, call_id, queue, agent, event, data = line.split("|", 5)
+        except ValueError:
+            parts = line.split("|", 5)
+            if len(parts) != 5:
+                report.reject(number, "too_few_fields", found=len(parts), expected=5)
+                return high_water, oldest, jumping, ignored
+            ts_text, call_id, queue, agent, event = parts
+            data = ""
+        try:
+            ts = int(ts_text)
+        except ValueError:
+            ts = epoch(ts_text)
+            if ts is None:
+                ts = clock.parse(ts_text)
+                if ts is None:
+                    report.reject(number, "bad_timestamp", value=ts_text[:40])
+                    return high_water, oldest, jumping, ignored
+        if ts < oldest or ts > MAX_TS:
+            if ts < MIN_TS or ts > MAX_TS:
+                report.reject(number, "timestamp_out_of_range", value=ts_text[:40])
+            else:
+                report.reject(number, "out_of_order", value=ts_text[:40])
+            return high_water, oldest, jumping, ignored
+        if ts > high_water:
+            if ts <= high_water + max_jump:
+                high_water = ts
+                oldest = ts - max_open
+                if oldest < MIN_TS:
+                    oldest = MIN_TS
+                if jumping:
+                    assembler.jumps = jumping = 0
+            else:
+                assembler.high_water = high_water
+                high_water = assembler.advance(ts)
+                oldest = max(MIN_TS, high_water - max_open)
+                jumping = assembler.jumps
+        rank = call_events(event)
+        if rank is None:
+            if event in no_call:
+                ignored += 1
+            else:
+                report.warn(number, "unknown_event", event=event[:40])
+            return high_water, oldest, jumping, ignored
+        b = None
+        if rank == RING:
+            a = None
+        elif rank == ENTER:
+            a = data.partition("|")[2].partition("|")[0]
+        elif rank == CONNECT:
+            a = small(data.partition("|")[0])
+        elif event == "COMPLETECALLER" or event == "COMPLETEAGENT":
+            hold, _, rest_ = data.partition("|")
+            a = small(hold)
+            b = small(rest_.partition("|")[0])
+            if b is None:
+                a = None
+        else:
+            a = None
+        if a is None and rank > RING:
+            try:
+                a, b = data_of[event](data)
+            except BadLine as bad:
+                report.reject(number, bad.code, **bad.params)
+                return high_water, oldest, jumping, ignored
+        key = f"{call_id}\x00{queue}"  # calls.key_of, inline
+        call = (ts, rank, number, event, agent, line, a, b)
+        events = open_calls.get(key)
+        if events is None:
+            # The loop's `closed`, `closed_old` are the assembler's between two `due`.
+            if (key in assembler.closed or key in assembler.closed_old) and assembler.absorb(
+                key, call
+            ):
+                return high_water, oldest, jumping, ignored
+            open_calls[key] = [call]
+        else:
+            events.append(call)
+        if rank == END:
+            pending_append((ts + reorder_seconds, number + reorder_lines, key))
+        return high_water, oldest, jumping, ignored
+
+    return read_line
 
 
 # ---------------------------------------------------------------------------
@@ -415,8 +598,8 @@ def _wazo_shape(clock: Clock) -> Callable[[str], bool]:
 
 def read_wazo(
     reader: LineReader, report: ImportReport, assembler: Assembler, clock: Clock
-) -> Iterator[CallRecord]:
-    """Yields the calls of a Wazo/XiVO queue_log CSV export as they end."""
+) -> Iterator[list[CallRecord]]:
+    """Yields the calls of a Wazo/XiVO queue_log CSV export as they end, in lists."""
     batches, first, shaped, rest = _probe(reader, _wazo_shape(clock))
     if not shaped and first:
         _wrong_format(report, first, min(PROBE_LINES, sum(map(len, batches))))
@@ -524,9 +707,9 @@ def read_wazo(
             if paused:
                 gc.enable()
                 paused = False
-            yield from records
+            yield records
             if assembler.high_water - assembler.last_sweep > SWEEP_EVERY:
-                yield from assembler.sweep(number)
+                yield assembler.sweep(number)
         report.lines_read = number
     finally:
         if paused:
