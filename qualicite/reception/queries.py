@@ -115,7 +115,8 @@ def queues(organisation: Organisation) -> list[QueueMapping]:
     """Every queue seen, with its number of calls (`calls`), the unmapped ones first.
 
     The calls are counted in one pass grouped by queue (a count per queue would read the
-    organisation's calls once per queue: no index starts with the queue).
+    organisation's calls once per queue: no index starts with the queue; the unique key
+    holds it, so the pass reads that index alone).
     """
     counts = dict(
         Call.objects.filter(organisation=organisation)
