@@ -26,6 +26,8 @@ import gc
 import marshal
 import multiprocessing
 import pickle
+import queue
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 
@@ -34,6 +36,8 @@ from qualicite.reception.parsers.calls import CarriedState
 from qualicite.reception.parsers.report import ImportReport
 
 BATCH = 10_000
+# Batches the child may send before the writer takes them.
+AHEAD = 8
 # The child says how far it has read at most this often (bytes), even without calls to send.
 PROGRESS_BYTES = 4 << 20
 
@@ -127,12 +131,34 @@ class ParsedAside:
         )
         self._process.start()
         send.close()
+        # A thread takes the child's messages off the pipe as they come, so that the child
+        # runs up to AHEAD batches ahead of a writer that is waiting for its database.
+        self._messages: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
+        self._stopping = False
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
         self.progress = progress
         self.report: ImportReport | None = None
         self._carried: CarriedState | None = None
         self._done = False
         self.bytes_read = 0
         self.lines_read = 0
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                data = self._receive.recv_bytes()
+            except (EOFError, OSError):
+                data = None  # the child is gone: it said all it had to say, or died
+            while True:
+                try:
+                    self._messages.put(data, timeout=0.1)
+                    break
+                except queue.Full:
+                    if self._stopping:
+                        return
+            if data is None:
+                return
 
     def _tell(self, bytes_read: int, lines_read: int) -> None:
         self.bytes_read, self.lines_read = bytes_read, lines_read
@@ -147,10 +173,9 @@ class ParsedAside:
         """The calls as the child sends them: lists of about `batch` calls."""
         try:
             while True:
-                try:
-                    data = self._receive.recv_bytes()
-                except EOFError:
-                    raise ParseError("the parsing process stopped without a word") from None
+                data = self._messages.get()
+                if data is None:
+                    raise ParseError("the parsing process stopped without a word")
                 if data[:1] == CALLS:
                     message = ("calls", *marshal.loads(memoryview(data)[1:]))
                 else:
@@ -181,9 +206,11 @@ class ParsedAside:
 
     def close(self) -> None:
         """Waits for the child; stops it first when the calls were not all consumed."""
+        self._stopping = True
         if not self._done and self._process.is_alive():
             self._process.terminate()
         self._process.join()
+        self._reader.join()  # the pipe is closed at the child's end: the reader has stopped
         self._receive.close()
 
 
