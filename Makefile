@@ -8,7 +8,7 @@ PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/qualicite
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: demo test install install-test system-deps runtime-deps apt-deps messages messages-check translations lint test-sqlite test-postgres \
+.PHONY: demo test install install-test build-deps system-deps runtime-deps apt-deps messages messages-check translations lint test-sqlite test-postgres \
         test-e2e screenshots bench serve clean
 
 ## demo: install into .venv, migrate, load the demo towns and serve them.
@@ -25,16 +25,26 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml setup.py qualicite/reception/parsers/_fastpath.c | $(BIN)/python
+$(VENV)/.installed: pyproject.toml setup.py \
+		qualicite/reception/parsers/_fastpath.h qualicite/reception/parsers/_fastpath.c \
+		qualicite/reception/parsers/_fastpath_lines.c qualicite/reception/parsers/_fastpath_due.c \
+		| $(BIN)/python build-deps
 	$(BIN)/pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml setup.py qualicite/reception/parsers/_fastpath.c | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml setup.py \
+		qualicite/reception/parsers/_fastpath.h qualicite/reception/parsers/_fastpath.c \
+		qualicite/reception/parsers/_fastpath_lines.c qualicite/reception/parsers/_fastpath_due.c \
+		| $(BIN)/python build-deps
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+
+# A C compiler for the phone-log parser's fast path (ADR 0003; without one it runs in Python).
+build-deps:
+	@$(MAKE) --no-print-directory apt-deps PACKAGES="gcc"
 
 # Debian packages the build and the tests need: gettext (msgfmt), Chromium, Dovecot (IMAP).
 # Installed when we are root (CI, a fresh server); otherwise the tests say what is missing.

@@ -6,11 +6,19 @@ parsers run in pure Python (`qualicite.reception.parsers.fastpath_active()` says
 
 from setuptools import Extension, setup
 
+PARSERS = "qualicite/reception/parsers"
+
 setup(
     ext_modules=[
         Extension(
             "qualicite.reception.parsers._fastpath",
-            ["qualicite/reception/parsers/_fastpath.c"],
+            [
+                f"{PARSERS}/_fastpath.c",
+                f"{PARSERS}/_fastpath_lines.c",
+                f"{PARSERS}/_fastpath_due.c",
+            ],
+            # Rebuilds every file when the shared header changes; MANIFEST.in ships it.
+            depends=[f"{PARSERS}/_fastpath.h"],
             optional=True,
         )
     ]

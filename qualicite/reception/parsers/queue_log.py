@@ -73,18 +73,17 @@ import csv
 import gc
 from collections.abc import Callable, Iterator
 
-from qualicite.reception.parsers.calls import (
+from qualicite.reception.parsers.calls import Assembler, compiled
+from qualicite.reception.parsers.lines import MAX_LINE, LastLine, LineReader
+from qualicite.reception.parsers.records import (
     CALL_EVENTS,
     CONNECT,
     END,
     ENTER,
     NO_CALL_EVENTS,
     RING,
-    Assembler,
     CallRecord,
-    compiled,
 )
-from qualicite.reception.parsers.lines import MAX_LINE, LastLine, LineReader
 from qualicite.reception.parsers.report import FORMAT_NAMES, ImportReport
 from qualicite.reception.parsers.times import MAX_TS, MIN_TS, Clock, epoch
 
