@@ -47,24 +47,24 @@ Decisions, for both:
   already seen for its call is counted as a duplicate and ignored. A line more than a day
   older than the latest time read is rejected ("out of order").
 
-Speed: the Asterisk loop is the hot path of an import (millions of lines), so it is written
-flat: one `split` per line, no regex, no `datetime` (times stay epoch numbers), the common
-events' data read inline with a table of small numbers instead of `int()`. While it reads a
-batch of lines it pauses Python's cyclic garbage collector (and restores it before handing
-calls to the caller): the loop makes no reference cycles, everything it drops is freed at
-once by reference counting, and the collector's passes over the young open calls otherwise
-cost about a quarter of the time.
+Speed: the Asterisk reading is the hot path of an import (millions of lines), so a line is
+read flat (`_line_reader`): one `split`, no regex, no `datetime` (times stay epoch numbers),
+the common events' data read inline with a table of small numbers instead of `int()`. While
+it reads a batch of lines the loop pauses Python's cyclic garbage collector (and restores it
+before handing calls to the caller): it makes no reference cycles, everything it drops is
+freed at once by reference counting, and the collector's passes over the young open calls
+otherwise cost about a quarter of the time.
 
-When the compiled extension is built (`_fastpath.c`; `fastpath_active()`), the loop over a
-batch runs in C instead (`_fastpath.read_lines`); with `Assembler.due` in C too a parse takes
-a third of the time. It does the common line (a plain integer time in order, a known event
-whose data the loop reads inline or `DATA`'s simple readers read, the numbers small, a call
-open or not recently closed) exactly as the loop below, and hands any other line, before
-changing anything, to `_line_reader`'s function: the body of that loop for one line, with the
-loop's state (number, high_water, oldest, jumping, ignored) passed in and out
-(`_compiled_readers` tells C which rule reads which event). The Python loop stays the
-reference and the path taken without the extension or with `QUALICITE_PURE_PARSERS=1`; the
-tests parse every log both ways and compare. Change the loop and `_line_reader` together.
+When the compiled extension is built (`_fastpath*.c`; `fastpath_active()`), the loop over a
+batch runs in C (`_fastpath.read_lines`); with `Assembler.due` in C too a parse takes under
+a third of the time. C reads the common line (a plain integer time in order, a known event
+whose data `_line_reader` reads inline or `DATA`'s simple readers read, the numbers small, a
+call open or not recently closed) exactly as `_line_reader` does, and hands any other line,
+before changing anything, to `_line_reader`'s function, with the loop's state (number,
+high_water, oldest, jumping, ignored) passed in and out (`_compiled_readers` tells C which
+rule reads which event). `_line_reader` stays the reference, and the whole reading without
+the extension or with `QUALICITE_PURE_PARSERS=1`; the tests parse every log both ways and
+compare. A change to `_line_reader`'s common case is a change to `_fastpath_lines.c` too.
 """
 
 from __future__ import annotations
@@ -308,10 +308,6 @@ def read_asterisk(
     closed = assembler.closed
     closed_old = assembler.closed_old
     pending_append = assembler.pending.append
-    call_events = CALL_EVENTS.get
-    no_call = NO_CALL_EVENTS
-    data_of = DATA
-    small = SMALL.get
     reorder_seconds = assembler.reorder_seconds
     reorder_lines = assembler.reorder_lines
     max_open = assembler.max_open_seconds
@@ -322,9 +318,9 @@ def read_asterisk(
     ignored = 0
     number = 0
     fast = assembler.use_compiled
+    read_line = _line_reader(report, assembler, clock)
     if fast:
         read_lines = compiled.read_lines
-        read_line = _line_reader(report, assembler, clock)
 
     def chained():
         yield from batches
@@ -363,86 +359,9 @@ def read_asterisk(
             else:
                 for line in batch:
                     number += 1
-                    if not line:
-                        _special(report, number, line)
-                        continue
-                    try:
-                        ts_text, call_id, queue, agent, event, data = line.split("|", 5)
-                    except ValueError:
-                        parts = line.split("|", 5)
-                        if len(parts) != 5:
-                            report.reject(number, "too_few_fields", found=len(parts), expected=5)
-                            continue
-                        ts_text, call_id, queue, agent, event = parts
-                        data = ""
-                    try:
-                        ts = int(ts_text)
-                    except ValueError:
-                        ts = epoch(ts_text)
-                        if ts is None:
-                            ts = clock.parse(ts_text)
-                            if ts is None:
-                                report.reject(number, "bad_timestamp", value=ts_text[:40])
-                                continue
-                    if ts < oldest or ts > MAX_TS:
-                        if ts < MIN_TS or ts > MAX_TS:
-                            report.reject(number, "timestamp_out_of_range", value=ts_text[:40])
-                        else:
-                            report.reject(number, "out_of_order", value=ts_text[:40])
-                        continue
-                    if ts > high_water:
-                        if ts <= high_water + max_jump:
-                            high_water = ts
-                            oldest = ts - max_open
-                            if oldest < MIN_TS:
-                                oldest = MIN_TS
-                            if jumping:
-                                assembler.jumps = jumping = 0
-                        else:
-                            assembler.high_water = high_water
-                            high_water = assembler.advance(ts)
-                            oldest = max(MIN_TS, high_water - max_open)
-                            jumping = assembler.jumps
-                    rank = call_events(event)
-                    if rank is None:
-                        if event in no_call:
-                            ignored += 1
-                        else:
-                            report.warn(number, "unknown_event", event=event[:40])
-                        continue
-                    # The common events are read here, the others (and oddities) by DATA's.
-                    b = None
-                    if rank == RING:
-                        a = None
-                    elif rank == ENTER:
-                        a = data.partition("|")[2].partition("|")[0]
-                    elif rank == CONNECT:
-                        a = small(data.partition("|")[0])
-                    elif event == "COMPLETECALLER" or event == "COMPLETEAGENT":
-                        hold, _, rest_ = data.partition("|")
-                        a = small(hold)
-                        b = small(rest_.partition("|")[0])
-                        if b is None:
-                            a = None
-                    else:
-                        a = None
-                    if a is None and rank > RING:
-                        try:
-                            a, b = data_of[event](data)
-                        except BadLine as bad:
-                            report.reject(number, bad.code, **bad.params)
-                            continue
-                    key = f"{call_id}\x00{queue}"  # calls.key_of, inline
-                    call = (ts, rank, number, event, agent, line, a, b)
-                    events = open_calls.get(key)
-                    if events is None:
-                        if (key in closed or key in closed_old) and assembler.absorb(key, call):
-                            continue
-                        open_calls[key] = [call]
-                    else:
-                        events.append(call)
-                    if rank == END:
-                        pending_append((ts + reorder_seconds, number + reorder_lines, key))
+                    high_water, oldest, jumping, ignored = read_line(
+                        line, number, high_water, oldest, jumping, ignored
+                    )
             report.lines_read = number
             assembler.high_water = high_water
             records = assembler.due(number)
@@ -462,12 +381,13 @@ def read_asterisk(
 
 
 def _line_reader(report: ImportReport, assembler: Assembler, clock: Clock) -> Callable:
-    """The body of read_asterisk's loop for one line: what the compiled loop hands back.
+    """The reading of one line of read_asterisk: the pure-Python loop calls it for every
+    line, the compiled loop for the lines it hands back.
 
-    `read_line(line, number, high_water, oldest, jumping, ignored)` does for the line numbered
-    `number` exactly what one turn of the Python loop does, and returns the loop's new
-    (high_water, oldest, jumping, ignored). Its code is the loop's, `continue` made `return`:
-    change both together (the tests compare the two paths on every kind of line).
+    `read_line(line, number, high_water, oldest, jumping, ignored)` reads the line numbered
+    `number` and returns the loop's new (high_water, oldest, jumping, ignored). The compiled
+    loop repeats its common case: change both together (the tests compare the two paths on
+    every kind of line).
     """
     open_calls = assembler.open
     pending_append = assembler.pending.append

@@ -25,7 +25,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from qualicite.core.commands import organisation_named
+from qualicite.core.commands import binary_input, organisation_named
 from qualicite.core.models import Site
 from qualicite.reception import queries, services
 from qualicite.reception.models import CallFormat, ImportStatus
@@ -160,16 +160,8 @@ class Command(BaseCommand):
             ) from None
 
     def open(self, path: str):
-        if path == "-":
-            stdin = sys.stdin.buffer
-            return _NotClosing(stdin)
-        try:
-            return open(path, "rb")  # noqa: SIM115 - closed by the caller's with
-        except OSError as error:
-            raise CommandError(
-                _("Cannot read %(file)s: %(error)s.")
-                % {"file": path, "error": error.strerror or error}
-            ) from None
+        """The file as a binary stream in a `with`; standard input for "-" (left open)."""
+        return binary_input(path)
 
     def print_report(self, call_import) -> None:
         report = call_import.report or {}
@@ -195,16 +187,3 @@ class Command(BaseCommand):
             for problem in problems[:SHOWN_PROBLEMS]:
                 where = _("line %(line)s") % {"line": problem.line} if problem.line else "—"
                 write(f"  {title} {where}: {problem.message}")
-
-
-class _NotClosing:
-    """Standard input in a `with`: not closed at its end."""
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def __enter__(self):
-        return self.stream
-
-    def __exit__(self, *exc):
-        return False

@@ -20,14 +20,13 @@ a site, printing the report and the exit status of an `ImportReport`.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from qualicite.core.commands import organisation_named
+from qualicite.core.commands import binary_input, organisation_named
 from qualicite.core.models import Site
 from qualicite.reception import desk_services
 from qualicite.reception.desk_mapping import ImportReport, MappingError
@@ -63,15 +62,7 @@ class FrontDeskImport(BaseCommand):
 
     def open(self, path: str):
         """The file as a binary stream in a `with`; standard input for "-" (left open)."""
-        if path == "-":
-            return _NotClosing(sys.stdin.buffer)
-        try:
-            return open(path, "rb")  # noqa: SIM115 - closed by the caller's with
-        except OSError as error:
-            raise CommandError(
-                _("Cannot read %(file)s: %(error)s.")
-                % {"file": path, "error": error.strerror or error}
-            ) from None
+        return binary_input(path)
 
     @staticmethod
     def file_name(path: str) -> str:
@@ -160,16 +151,3 @@ class Command(FrontDeskImport):
             except MappingError as error:
                 raise self.mapping_refused(mapping, error) from None
         self.finish(report)
-
-
-class _NotClosing:
-    """Standard input in a `with`: not closed at its end."""
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def __enter__(self):
-        return self.stream
-
-    def __exit__(self, *exc):
-        return False
