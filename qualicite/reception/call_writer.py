@@ -181,9 +181,9 @@ class CallWriter:
             if len(rows) >= batch:
                 self.flush()
 
-    def _bounds_of_queue(self, queue: str, bounds_of_site: dict) -> list[float] | None:
-        """The opening bounds that apply to a queue; a queue seen for the first time gets
-        its mapping (the import's site, no service yet)."""
+    def _bounds_of_queue(self, queue: str, bounds_of_site: dict, days) -> list[float] | None:
+        """The opening bounds of the batch's `days` that apply to a queue; a queue seen for
+        the first time gets its mapping (the import's site, no service yet)."""
         if queue not in self.site_of_queue:
             mapping, created = QueueMapping.objects.get_or_create(
                 organisation=self.organisation, queue=queue
@@ -192,21 +192,24 @@ class CallWriter:
             if created:
                 self.new_queues.append(queue)
         site_id = self.site_of_queue[queue]
-        return None if site_id is None else bounds_of_site[site_id]
+        if site_id is None:
+            return None
+        if site_id not in bounds_of_site:
+            first, last = days
+            spans = []
+            while first <= last:
+                spans += self.hours.spans(site_id, first)
+                first += timedelta(days=1)
+            bounds_of_site[site_id] = merged_bounds(spans)
+        return bounds_of_site[site_id]
 
     def _staged_rows(self, low: float, high: float) -> list[tuple]:
         """The batch's rows for the staging table, each with its "outside hours" flag."""
-        first, last = self.hours.day(low), self.hours.day(high)
+        days = (self.hours.day(low), self.hours.day(high))
         bounds_of_site: dict[int, list[float]] = {}
-        for site_id in {*self.site_of_queue.values(), self.call_import.site_id} - {None}:
-            spans = []
-            day = first
-            while day <= last:
-                spans += self.hours.spans(site_id, day)
-                day += timedelta(days=1)
-            bounds_of_site[site_id] = merged_bounds(spans)
         bounds_of = {
-            queue: self._bounds_of_queue(queue, bounds_of_site) for queue in self.site_of_queue
+            queue: self._bounds_of_queue(queue, bounds_of_site, days)
+            for queue in self.site_of_queue
         }
         staged = []
         append = staged.append
@@ -215,7 +218,7 @@ class CallWriter:
         for row in self.rows:
             bounds = get(row[1], unknown)
             if bounds is unknown:
-                bounds = bounds_of[row[1]] = self._bounds_of_queue(row[1], bounds_of_site)
+                bounds = bounds_of[row[1]] = self._bounds_of_queue(row[1], bounds_of_site, days)
             if bounds is None:
                 append(row[:11] + (False,))
             else:

@@ -10,8 +10,9 @@ as incomplete (its end unknown) that this file completes; a call that the previo
 the same PBX left open (its `carried` state) and this file ends is "completed". So importing
 a file again changes nothing, and overlapping files never count a call twice.
 
-Calls are written through a staging table and merged by the database (`call_writer.CallWriter`); a
-large file is parsed in a child process meanwhile (`parsers.pipeline`).
+Calls are written through a staging table and merged by the database
+(`call_writer.CallWriter`); a large file is parsed in a child process meanwhile
+(`parsers.pipeline`).
 
 **Progress** of a running import lives in a small JSON file (`queries.progress_path`), not
 in the database: the import's transaction holds SQLite's only write lock while it runs, and
@@ -60,8 +61,8 @@ from qualicite.reception.signals import records_changed
 
 logger = logging.getLogger(__name__)
 
-# Lines between two progress reports; the most read at once
-# from the file (the parsers ask for 1 MiB: progress is seen between two reads).
+# Lines between two progress reports; the most read at once from the file (the parsers ask
+# for 1 MiB: progress is seen between two reads).
 PROGRESS_LINES = 100_000
 READ_CHUNK = 1 << 20
 # From this size on, the file is parsed in a child process while this one writes.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 import pytest
 from django.db import connection, transaction
 from hypothesis import given
@@ -104,3 +106,28 @@ def test_outside_hours_of_an_import_agree_with_the_opening_hours_call_by_call(or
     assert len(calls) == len(moments)
     for call in calls:
         assert call.outside_hours is hours.closed(mairie.pk, call.entered_at.timestamp())
+
+
+def test_a_mapped_queue_takes_the_hours_of_its_site_not_of_the_import(org):
+    from qualicite.core import services as core_services
+    from qualicite.reception.models import QueueMapping
+
+    mairie = org.site_set.get(code="mairie")  # Monday to Friday, 8:30 to 17:00
+    night_desk = core_services.create_site(
+        org,
+        actor=None,
+        code="permanence",
+        name="Permanence de nuit",
+        opening_hours=[(day, time(18, 0), time(23, 0)) for day in range(5)],
+    )
+    QueueMapping.objects.create(organisation=org, queue="nuit", site=night_desk)
+    evening = at_paris("2025-01-06 19:00")
+    lines = sorted(
+        [*call_at("day", at_paris("2025-01-06 10:00")), *call_at("evening", evening)]
+        + [line.replace("|accueil|", "|nuit|") for line in call_at("night-queue", evening + 60)],
+        key=lambda line: int(line.split("|")[0]),
+    )
+    run(org, log(*lines), site=mairie)
+    outside = dict(Call.objects.values_list("call_id", "outside_hours"))
+    assert outside == {"day": False, "evening": True, "night-queue": False}
+    assert Call.objects.get(call_id="night-queue").site == night_desk
