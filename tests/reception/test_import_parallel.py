@@ -6,12 +6,16 @@ child's path gives the same calls, counts, refusals and failures as the plain on
 
 from __future__ import annotations
 
+import marshal
 import multiprocessing
+import pickle
+from decimal import Decimal
 
 import pytest
 
 from qualicite.reception import services
 from qualicite.reception.models import ImportStatus
+from qualicite.reception.parsers import pipeline
 from tests.reception.test_import_calls import (  # noqa: F401 - run again here, in a child
     days_changed,
     generated,
@@ -64,3 +68,12 @@ def test_no_child_is_used_when_the_setting_says_so(org, settings, monkeypatch):
         progress=lambda done, lines: children.append(len(multiprocessing.active_children())),
     )
     assert set(children) == {0}
+
+
+def test_a_batch_marshal_cannot_write_travels_pickled():
+    plain = pipeline._calls([("1.1", "accueil", 1736150400)], 10, 4)
+    assert plain[:1] == pipeline.CALLS
+    assert marshal.loads(plain[1:]) == ([("1.1", "accueil", 1736150400)], 10, 4)
+    odd = pipeline._calls([("1.1", "accueil", Decimal("1736150400.5"))], 10, 4)
+    assert odd[:1] == pipeline.PICKLED
+    assert pickle.loads(odd[1:]) == ("calls", [("1.1", "accueil", Decimal("1736150400.5"))], 10, 4)
