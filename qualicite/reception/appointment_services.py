@@ -320,10 +320,7 @@ def import_appointments(
                     _write_chunk(organisation, chunk, report, days, actor)
                     chunk = {}
             _write_chunk(organisation, chunk, report, days, actor)
-            if not report.rows:
-                report.error = _("The file has no appointment to import.")
-            elif report.too_many_bad(max_bad_share):
-                report.refuse_for_bad_lines(max_bad_share)
+            report.judge(max_bad_share, empty=_("The file has no appointment to import."))
             if report.error:
                 raise _Refused
             if days:
@@ -343,7 +340,7 @@ def import_appointments(
     except _Refused:
         pass
     if report.error:
-        report.created = report.updated = report.unchanged = report.cancelled = 0
+        report.nothing_written()
         log(
             organisation,
             actor=actor,

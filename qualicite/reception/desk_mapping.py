@@ -35,6 +35,7 @@ from qualicite.reception.parsers.mapped_csv import (
     DELIMITERS,
     MappingError,
     checked_columns,
+    column_positions,
     read_yaml,
 )
 
@@ -319,25 +320,6 @@ def _guess_delimiter(line: str) -> str:
     return max(counts, key=counts.get)
 
 
-def _positions(mapping: Mapping, names: list[str]) -> tuple[dict, list[str]]:
-    exact = {name: index for index, name in reversed(list(enumerate(names)))}
-    folded = {name.casefold(): index for index, name in reversed(list(enumerate(names)))}
-    positions, missing = {}, []
-    for field_name, columns in mapping.columns.items():
-        found = []
-        for column in columns:
-            if isinstance(column, int):
-                found.append(column - 1)
-            elif column in exact:
-                found.append(exact[column])
-            elif column.casefold() in folded:
-                found.append(folded[column.casefold()])
-            else:
-                missing.append(str(column))
-        positions[field_name] = tuple(found)
-    return positions, missing
-
-
 def read_rows(stream, mapping: Mapping) -> Iterator[MappedRow | tuple[int, str]]:
     """Yields a `MappedRow` per data line, or (line number, reason) for a line not even CSV.
 
@@ -373,7 +355,7 @@ def read_rows(stream, mapping: Mapping) -> Iterator[MappedRow | tuple[int, str]]
                 continue
             if mapping.header and not reader.positions:
                 names = [name.strip() for name in fields]
-                reader.positions, missing = _positions(mapping, names)
+                reader.positions, missing = column_positions(mapping, names)
                 if missing:
                     raise FileRefused(
                         _("The header line lacks the columns of the mapping: %(columns)s.")
@@ -432,6 +414,18 @@ class ImportReport:
 
     def too_many_bad(self, share: float) -> bool:
         return self.rows > 0 and self.bad_count > share * self.rows
+
+    def judge(self, share: float, empty: str) -> None:
+        """At the end of the reading: refuses an empty file (`empty` says why) or one with
+        more than `share` of its lines unreadable."""
+        if not self.rows:
+            self.error = empty
+        elif self.too_many_bad(share):
+            self.refuse_for_bad_lines(share)
+
+    def nothing_written(self) -> None:
+        """A refused file: the counts of what would have been written go back to zero."""
+        self.created = self.updated = self.unchanged = self.cancelled = 0
 
     def refuse_for_bad_lines(self, share: float) -> None:
         self.error = _(

@@ -217,10 +217,7 @@ def import_visits(
                     _write_chunk(organisation, chunk, report, days, actor)
                     chunk = []
             _write_chunk(organisation, chunk, report, days, actor)
-            if not report.rows:
-                report.error = _("The file has no line to import.")
-            elif report.too_many_bad(mapping.max_bad_share):
-                report.refuse_for_bad_lines(mapping.max_bad_share)
+            report.judge(mapping.max_bad_share, empty=_("The file has no line to import."))
             if report.error:
                 raise _Refused
             if days:
@@ -239,7 +236,7 @@ def import_visits(
     except _Refused:
         pass
     if report.error:
-        report.created = report.updated = report.unchanged = 0
+        report.nothing_written()
         log(organisation, actor=actor, verb="desk.import_refused", **report.as_details())
     return report
 

@@ -407,7 +407,7 @@ def read_mapped(
                 except csv.Error as error:
                     report.reject(number, "bad_csv", detail=str(error))
                     continue
-                positions, missing = _positions(mapping, names)
+                positions, missing = column_positions(mapping, names)
                 if missing:
                     report.fail("missing_columns", columns=", ".join(missing))
                     return
@@ -458,7 +458,10 @@ def read_mapped(
         _wrong_format(report, tried[:3])
 
 
-def _positions(mapping: Mapping, names: list[str]) -> tuple[dict[str, tuple[int, ...]], list[str]]:
+def column_positions(mapping, names: list[str]) -> tuple[dict[str, tuple[int, ...]], list[str]]:
+    """Positions of each field's columns in a header's `names` (by exact name, then by name
+    whatever its case, or by 1-based number), and the columns not found. `mapping` is any
+    mapping with `columns` (field -> column names or numbers): the desk imports' too."""
     exact = {name: index for index, name in reversed(list(enumerate(names)))}
     folded = {name.casefold(): index for index, name in reversed(list(enumerate(names)))}
     positions: dict[str, tuple[int, ...]] = {}
